@@ -1,0 +1,67 @@
+"""The ``anatloc`` command: one Typer app per command group, joined here.
+
+Heavy libraries (torch, monai, nibabel) are imported inside the commands that need them,
+so ``anatloc --help`` and the ontology commands start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import ontology_cmd, sparql_cmd
+from .common import AnatlocGroup
+
+app = typer.Typer(
+    cls=AnatlocGroup,
+    help="Name where a lesion sits in a whole-body PET/CT, in report words, and keep those "
+    "words in an anatomy ontology you can edit, query and export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"anatloc {version('anatloc')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    ontology: Annotated[
+        Path | None,
+        typer.Option(
+            "--ontology",
+            "-O",
+            envvar="ANATLOC_ONTOLOGY",
+            help="Ontology file for every command (default: the shipped one).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """anatloc: whole-body PET/CT lesion localization with an editable anatomy ontology."""
+    ctx.obj = {"ontology": str(ontology) if ontology is not None else None}
+
+
+app.add_typer(ontology_cmd.app, name="ontology")
+app.command("sparql")(sparql_cmd.sparql)
+
+
+def main() -> None:
+    app(prog_name="anatloc")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""anatloc.kgtools."""

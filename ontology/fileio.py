@@ -1,0 +1,92 @@
+"""Safe writes of user files: atomic replace and an advisory lock for edits.
+
+Every file anatloc writes for a user goes through :func:`atomic_write`: the bytes go to a
+temporary file in the same folder, are flushed to disk, and the temporary file is renamed
+over the target.  A crash at any moment leaves either the old file or the new one, never a
+half-written one.  Edits of an ontology file hold :func:`file_lock` from load to save, so two
+processes editing the same file never lose each other's update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import DataError, LockedError
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + fsync + rename)."""
+    target = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {target}: folder {folder} does not exist")
+    if mode is None:
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise DataError(f"cannot write {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, timeout: float = 30.0) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``<path>.lock`` for the duration of the block.
+
+    Waits up to ``timeout`` seconds for another holder, then raises :class:`LockedError`.
+    """
+    lock_path = Path(str(path) + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise DataError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockedError(
+                        f"{path} is being edited by another process (lock {lock_path} held "
+                        f"for more than {timeout:g} s); try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,333 @@
+"""Tab-separated forms of the ontology.
+
+* The **term table** (``write_tsv``/``read_tsv``): one row per term with the columns
+  ``curie label level parent laterality exact_synonyms definition`` followed by every other
+  field anatloc keeps, and ``#`` header lines for the ontology header.  It is a complete
+  serialization: export → import → export gives the same bytes.
+* The **location list** (``read_location_list``): the 3-column ``region coarse location``
+  table the vocabulary was first defined with (``/shared/anatomy/locations.tsv``); importing
+  it builds a fresh ontology with CURIEs assigned by level (regions, then coarse, then fine,
+  each in order of first appearance).
+
+List fields are ``|``-separated; ``\\``, tab, newline and ``|`` inside a value are escaped
+as ``\\\\``, ``\\t``, ``\\n`` and ``\\|``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import vocab
+from .errors import DataError
+from .model import Ontology, OntologyMeta, Term, side_word
+
+COLUMNS = (
+    "curie",
+    "label",
+    "level",
+    "parent",
+    "laterality",
+    "exact_synonyms",
+    "definition",
+    "related_synonyms",
+    "preferred_synonym",
+    "xrefs",
+    "tissue",
+    "landmark",
+    "relations",
+    "geometry",
+    "facts",
+    "description",
+    "paraphrases",
+    "description_generator",
+)
+MAGIC = "# anatloc ontology TSV v1"
+_HEADER_FIELDS = (
+    "iri",
+    "version_info",
+    "title",
+    "description",
+    "license",
+    "last_id",
+    "atlas_frame",
+    "derivation",
+)
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("|", "\\|")
+
+
+def _unesc(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n"}.get(m.group(1), m.group(1)), text)
+
+
+def _join(items) -> str:
+    return "|".join(_esc(x) for x in items)
+
+
+def _split(field: str) -> list[str]:
+    """Split on unescaped ``|`` and unescape each item."""
+    if field == "":
+        return []
+    items, cur, i = [], [], 0
+    while i < len(field):
+        ch = field[i]
+        if ch == "\\" and i + 1 < len(field):
+            cur.append(field[i : i + 2])
+            i += 2
+            continue
+        if ch == "|":
+            items.append(_unesc("".join(cur)))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    items.append(_unesc("".join(cur)))
+    return items
+
+
+def write_tsv(ont: Ontology) -> str:
+    m = ont.meta
+    lines = [MAGIC]
+    for key in _HEADER_FIELDS:
+        lines.append(f"# {key}: {_esc(str(getattr(m, key)))}")
+    for p, o in m.extra:
+        lines.append(f"#@ {_esc(p)}\t{_esc(o)}")
+    for s, p, o in ont.foreign:
+        lines.append(f"#! {_esc(s)}\t{_esc(p)}\t{_esc(o)}")
+    lines.append("\t".join(COLUMNS))
+    for t in ont:
+        row = {
+            "curie": t.curie,
+            "label": _esc(t.label),
+            "level": t.level,
+            "parent": t.parent or "",
+            "laterality": t.laterality,
+            "exact_synonyms": _join(t.exact_synonyms),
+            "definition": _esc(t.definition),
+            "related_synonyms": _join(t.related_synonyms),
+            "preferred_synonym": _esc(t.preferred_synonym),
+            "xrefs": _join(t.xrefs),
+            "tissue": t.tissue,
+            "landmark": "true" if t.landmark else "",
+            "relations": _join(f"{k}:{c}" for k, v in t.relations.items() for c in v),
+            "geometry": _esc(t.geometry),
+            "facts": _join(f"{k}={v:.1f}" for k, v in t.facts.items()),
+            "description": _esc(t.description),
+            "paraphrases": _join(t.paraphrases),
+            "description_generator": _esc(t.description_generator),
+        }
+        lines.append("\t".join(row[c] for c in COLUMNS))
+    for t in ont:  # extra triples of terms, after the table so the table stays rectangular
+        for p, o in t.extra:
+            lines.append(f"#+ {t.curie}\t{_esc(p)}\t{_esc(o)}")
+    return "\n".join(lines) + "\n"
+
+
+def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
+    """Read either TSV form (the term table or the 3-column location list)."""
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if not first:
+        raise DataError(f"{source}: the file is empty")
+    if first.rstrip("\r").split("\t") == ["region", "coarse", "location"]:
+        return read_location_list(text, source)
+    if first.strip() != MAGIC and not first.startswith("curie\t"):
+        raise DataError(
+            f"{source}: line 1: expected the header '{MAGIC}' (an anatloc term table) or "
+            "'region<TAB>coarse<TAB>location' (a location list)"
+        )
+    meta = OntologyMeta()
+    header_extra: list[tuple[str, str]] = []
+    foreign: list[tuple[str, str, str]] = []
+    term_extra: dict[str, list[tuple[str, str]]] = {}
+    columns: list[str] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for n, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        if line.startswith("#! "):
+            parts = line[3:].split("\t")
+            if len(parts) != 3:
+                raise DataError(f"{source}: line {n}: a '#!' line needs 3 tab-separated fields")
+            foreign.append(tuple(_unesc(p) for p in parts))  # type: ignore[arg-type]
+            continue
+        if line.startswith("#@ "):
+            parts = line[3:].split("\t")
+            if len(parts) != 2:
+                raise DataError(f"{source}: line {n}: a '#@' line needs 2 tab-separated fields")
+            header_extra.append((_unesc(parts[0]), _unesc(parts[1])))
+            continue
+        if line.startswith("#+ "):
+            parts = line[3:].split("\t")
+            if len(parts) != 3:
+                raise DataError(f"{source}: line {n}: a '#+' line needs 3 tab-separated fields")
+            term_extra.setdefault(parts[0], []).append((_unesc(parts[1]), _unesc(parts[2])))
+            continue
+        if line.startswith("#"):
+            key, sep, value = line[1:].strip().partition(": ")
+            if sep and key in _HEADER_FIELDS:
+                value = _unesc(value)
+                if key == "last_id":
+                    try:
+                        meta.last_id = int(value)
+                    except ValueError:
+                        raise DataError(f"{source}: line {n}: last_id must be an integer") from None
+                else:
+                    setattr(meta, key, value)
+            continue
+        fields = line.split("\t")
+        if columns is None:
+            columns = fields
+            missing = [c for c in COLUMNS[:7] if c not in columns]
+            if missing:
+                raise DataError(f"{source}: line {n}: missing column(s) {', '.join(missing)}")
+            continue
+        if len(fields) != len(columns):
+            raise DataError(
+                f"{source}: line {n}: expected {len(columns)} tab-separated fields, found {len(fields)}"
+            )
+        rows.append((n, dict(zip(columns, fields, strict=True))))
+    if columns is None:
+        raise DataError(f"{source}: no column header line found")
+    meta.extra = tuple(header_extra)
+    terms: list[Term] = []
+    seen: dict[str, int] = {}
+    for n, r in rows:
+        curie = vocab.normalize_curie(r["curie"])
+        if curie is None:
+            raise DataError(f"{source}: line {n}: {r['curie']!r} is not an ANATLOC CURIE")
+        if curie in seen:
+            raise DataError(
+                f"{source}: line {n}: {curie} is listed twice (first on line {seen[curie]})"
+            )
+        seen[curie] = n
+        level = r["level"]
+        if level not in vocab.LEVELS:
+            raise DataError(
+                f"{source}: line {n}: level {level!r} is not one of {', '.join(vocab.LEVELS)}"
+            )
+        lat = r["laterality"] or "unsided"
+        if lat not in vocab.LATERALITIES:
+            raise DataError(
+                f"{source}: line {n}: laterality {lat!r} is not one of {', '.join(vocab.LATERALITIES)}"
+            )
+        relations: dict[str, list[str]] = {}
+        for item in _split(r.get("relations", "")):
+            name, _, target = item.partition(":")
+            if name not in vocab.RELATIONS or vocab.normalize_curie(target) is None:
+                raise DataError(f"{source}: line {n}: bad relation {item!r} (expected name:CURIE)")
+            relations.setdefault(name, []).append(vocab.normalize_curie(target))
+        facts = {}
+        for item in _split(r.get("facts", "")):
+            k, _, v = item.partition("=")
+            try:
+                facts[k] = float(v)
+            except ValueError:
+                raise DataError(
+                    f"{source}: line {n}: bad fact {item!r} (expected name=number)"
+                ) from None
+        parent = r["parent"].strip()
+        terms.append(
+            Term(
+                curie=curie,
+                label=_unesc(r["label"]),
+                level=level,
+                parent=(vocab.normalize_curie(parent) or parent) if parent else None,
+                laterality=lat,
+                definition=_unesc(r["definition"]),
+                exact_synonyms=tuple(_split(r["exact_synonyms"])),
+                related_synonyms=tuple(_split(r.get("related_synonyms", ""))),
+                preferred_synonym=_unesc(r.get("preferred_synonym", "")),
+                xrefs=tuple(_split(r.get("xrefs", ""))),
+                tissue=r.get("tissue", ""),
+                landmark=r.get("landmark", "") == "true",
+                relations={k: tuple(v) for k, v in relations.items()},
+                geometry=_unesc(r.get("geometry", "")),
+                facts=facts,
+                description=_unesc(r.get("description", "")),
+                paraphrases=tuple(_split(r.get("paraphrases", ""))),
+                description_generator=_unesc(r.get("description_generator", "")),
+                extra=tuple(term_extra.get(curie, ())),
+            )
+        )
+    known = {t.curie for t in terms}
+    for (n, r), t in zip(rows, terms, strict=True):
+        if t.parent is not None and t.parent not in known:
+            raise DataError(
+                f"{source}: line {n}: parent {r['parent']!r} of {t.label!r} is not a term of the table"
+            )
+        if t.parent is None and t.level != "region":
+            raise DataError(f"{source}: line {n}: the {t.level} term {t.label!r} has no parent")
+    return Ontology(terms, meta, foreign=foreign)
+
+
+def _infer_laterality(label: str) -> str:
+    side = side_word(label)
+    if side:
+        return side
+    m = re.fullmatch(r"Rib ([LR])\d+", label)
+    if m:
+        return "left" if m.group(1) == "L" else "right"
+    m = re.fullmatch(r"Mediastinum \d+([LR])", label)
+    if m:
+        return "left" if m.group(1) == "L" else "right"
+    return "unsided"
+
+
+def read_location_list(text: str, source: str = "<tsv>") -> Ontology:
+    """Build a fresh ontology from the 3-column ``region coarse location`` list."""
+    regions: list[str] = []
+    coarse: dict[str, str] = {}  # coarse label -> region label
+    fine: dict[str, str] = {}  # fine label -> coarse label
+    header_seen = False
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if not header_seen:
+            header_seen = True
+            continue
+        if len(fields) != 3:
+            raise DataError(
+                f"{source}: line {n}: expected 3 tab-separated fields (region, coarse, location), found {len(fields)}"
+            )
+        region, crs, loc = (f.strip() for f in fields)
+        if not loc:
+            raise DataError(f"{source}: line {n}: the location is empty")
+        if not crs:
+            raise DataError(f"{source}: line {n}: location {loc!r} has no coarse parent")
+        if not region:
+            raise DataError(f"{source}: line {n}: coarse location {crs!r} has no region")
+        if region not in regions:
+            regions.append(region)
+        if coarse.setdefault(crs, region) != region:
+            raise DataError(
+                f"{source}: line {n}: coarse location {crs!r} is under {coarse[crs]!r} and {region!r}; "
+                "a coarse location has exactly one region"
+            )
+        if loc in fine:
+            raise DataError(f"{source}: line {n}: location {loc!r} is listed twice")
+        fine[loc] = crs
+    if not fine:
+        raise DataError(f"{source}: no locations found")
+    terms: list[Term] = []
+    ids: dict[tuple[str, str], str] = {}
+    number = 0
+    for level, items in (
+        ("region", {r: None for r in regions}),
+        ("coarse", coarse),
+        ("fine", fine),
+    ):
+        for label, parent_label in items.items():
+            number += 1
+            curie = vocab.curie_for(number)
+            ids[(level, label)] = curie
+            parent = None
+            if parent_label is not None:
+                parent = ids[(vocab.PARENT_LEVEL[level], parent_label)]
+            terms.append(Term(curie, label, level, parent, _infer_laterality(label)))
+    return Ontology(terms, OntologyMeta(last_id=number))

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny ontologies made in the test, and copies of the shipped one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from anatloc.ontology import Ontology, load_ontology, shipped_path
+from anatloc.ontology.tsv import read_location_list
+
+TINY_LIST = """region\tcoarse\tlocation
+Head\tBrain\tBrain
+Head\tLeft eye\tLeft eye
+Head\tRight eye\tRight eye
+Abdomen\tLiver\tLiver S1
+Abdomen\tLiver\tLiver S2
+Abdomen\tLiver\tAround the liver
+"""
+
+
+@pytest.fixture
+def tiny() -> Ontology:
+    """A 10-term ontology: 2 regions, 4 coarse, 6 fine (Brain stands at two levels)."""
+    return read_location_list(TINY_LIST)
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Ontology:
+    return load_ontology(shipped_path())
+
+
+@pytest.fixture
+def user_copy(tmp_path: Path) -> Path:
+    """A user's editable copy of the shipped ontology."""
+    p = tmp_path / "my.ttl"
+    shutil.copy(shipped_path(), p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _no_env_ontology(monkeypatch):
+    """Tests never see the developer's ANATLOC_ONTOLOGY."""
+    monkeypatch.delenv("ANATLOC_ONTOLOGY", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """gpu tests run only where CUDA is present."""
+    if not any("gpu" in item.keywords for item in items):
+        return
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:  # torch missing or broken
+        has_cuda = False
+    if has_cuda:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
