@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from . import ontology_cmd, sparql_cmd
+from . import graph_cmd, ontology_cmd, retriever_cmd, sparql_cmd
 from .common import AnatlocGroup
 
 app = typer.Typer(
@@ -56,7 +56,10 @@ def root(
 
 
 app.add_typer(ontology_cmd.app, name="ontology")
+app.add_typer(graph_cmd.app, name="graph")
 app.command("sparql")(sparql_cmd.sparql)
+app.command("train")(retriever_cmd.train)
+app.command("evaluate")(retriever_cmd.evaluate)
 
 
 def main() -> None:
