@@ -39,7 +39,11 @@ def timeit(fn: Callable[[], object], repeat: int = 7, warmup: int = 1) -> dict:
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return {"median_ms": round(statistics.median(times), 3), "min_ms": round(min(times), 3), "repeat": repeat}
+    return {
+        "median_ms": round(statistics.median(times), 3),
+        "min_ms": round(min(times), 3),
+        "repeat": repeat,
+    }
 
 
 def emit(result: dict, as_json: bool) -> None:

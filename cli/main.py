@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from . import graph_cmd, ontology_cmd, retriever_cmd, sparql_cmd
+from . import graph_cmd, ontology_cmd, phantom_cmd, retriever_cmd, sparql_cmd
 from .common import AnatlocGroup
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ def root(
 
 app.add_typer(ontology_cmd.app, name="ontology")
 app.add_typer(graph_cmd.app, name="graph")
+app.add_typer(phantom_cmd.app, name="phantom")
 app.command("sparql")(sparql_cmd.sparql)
 app.command("train")(retriever_cmd.train)
 app.command("evaluate")(retriever_cmd.evaluate)

@@ -303,6 +303,26 @@ def add_synonym(
     )
 
 
+@app.command("set-geometry")
+def set_geometry(
+    ctx: typer.Context,
+    term: Annotated[str, typer.Argument(help="Label, synonym or CURIE.")],
+    geometry: Annotated[
+        str, typer.Argument(help="Atlas geometry as JSON, or @file.json (see docs/atlas.md).")
+    ],
+    level: LevelOpt = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """Set the atlas geometry of a term (checked before it is saved)."""
+    from anatloc.ontology.checks_atlas import check_geometry
+
+    text = _read_geometry(geometry)
+    with edit_session(ctx, ontology) as ont:
+        t = ont.update(ont.get(term, level), geometry=text)
+        check_geometry(ont)
+    typer.echo(f"set the atlas geometry of {t.curie} {t.label!r}")
+
+
 @app.command()
 def validate(
     ctx: typer.Context,
@@ -494,3 +514,42 @@ def describe(
     typer.echo(f"  {canonical}")
     for p in paraphrases:
         typer.echo(f"  - {p}")
+
+
+@app.command()
+def derive(
+    ctx: typer.Context,
+    write: Annotated[
+        bool, typer.Option("--write", help="Save the regenerated facts to the file.")
+    ] = False,
+    ontology: OntologyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Regenerate the facts derived from the atlas (positions, contacts, vertebral levels)."""
+    from anatloc.ontology.derive import DERIVER
+    from anatloc.ontology.derive import derive as run_derive
+
+    if write:
+        with edit_session(ctx, ontology) as ont:
+            n = run_derive(ont)
+    else:
+        ont = load(ctx, ontology).copy()
+        n = run_derive(ont)
+    counts = {
+        name: sum(len(t.relations.get(name, ())) for t in ont)
+        for name in (
+            "touches",
+            "superior_to",
+            "inferior_to",
+            "anterior_to",
+            "posterior_to",
+            "medial_to",
+            "lateral_to",
+            "at_level_of",
+        )
+    }
+    if as_json:
+        print_json({"changed_terms": n, "written": write, "deriver": DERIVER, "relations": counts})
+        return
+    verb = "wrote" if write else "would change (use --write to save)"
+    typer.echo(f"{verb}: {n} term(s); " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -10,6 +10,63 @@ from collections import defaultdict
 from .model import Ontology, norm
 from .validate import check
 
+# Fix of each atlas check (the problem is the check function's docstring in atlas.py).
+_ATLAS_FIX = {
+    "atlas-nonempty": "Give the location a shape that is not painted over by higher-priority ones (docs/atlas.md).",
+    "atlas-region-extent": "Move the shape into its region's part of the body, or fix the region rule in the frame.",
+    "atlas-mirror": "Make the right spec the mirror image of the left one (x -> -x).",
+    "atlas-vertebra-order": "Fix the z positions of the vertebrae so they run head to foot.",
+    "atlas-rib-order": "Fix the z positions of the ribs so they run head to foot on each side.",
+    "atlas-organ-rule": "Move the organ to where the rule says it belongs, or fix the rule in the frame.",
+    "atlas-outside-body": "Keep 'Outside the body' a layer outside the skin surface.",
+    "atlas-body-closure": "Close the gaps between body parts so air does not reach into the body.",
+    "atlas-neighbour": "Make the Near/Around location touch the structure it surrounds.",
+    "atlas-spec": "Fix the JSON of the geometry (see docs/atlas.md for every shape and field).",
+}
+_RESULTS: dict[str, list[tuple]] = {}
+
+
+def _atlas_rows(ont: Ontology) -> list[tuple]:
+    """All atlas check rows of ``ont`` (one rasterization, cached by content hash)."""
+    from . import atlas
+    from .geometry import atlas_for, check_data_for, has_atlas, meta_for, spec_errors
+
+    key = ont.content_hash()
+    if key in _RESULTS:
+        return _RESULTS[key]
+    if not has_atlas(ont):
+        rows: list[tuple] = []
+    else:
+        errors = spec_errors(ont)
+        if errors:
+            rows = [("", "atlas-spec", "ERROR", e) for e in errors]
+        else:
+            rows = atlas.run_checks(atlas_for(ont), meta_for(ont), 4.0, check_data_for(ont, 4.0))
+    _RESULTS.clear()
+    _RESULTS[key] = rows
+    return rows
+
+
+def _register_atlas_checks() -> None:
+    from . import atlas
+
+    names = [*atlas.CHECKS, "atlas-spec"]
+    for name in names:
+        fn = atlas.CHECKS.get(name)
+        doc = (
+            " ".join((fn.__doc__ or "").split()) if fn else "The stored geometry does not compile."
+        )
+
+        def run(ont: Ontology, _name=name):
+            for key, check_name, severity, message in _atlas_rows(ont):
+                if check_name == _name:
+                    yield key, message, severity
+
+        check(name, "ERROR", doc, _ATLAS_FIX.get(name, "See docs/atlas.md."), group="atlas")(run)
+
+
+_register_atlas_checks()
+
 
 @check(
     "missing-geometry",
@@ -74,3 +131,13 @@ def _twin_descriptions(ont: Ontology):
     for (a, _b), (da, db) in sorted(by_pair.items()):
         if norm(da) == norm(db):
             yield a, f"{ont[a].label!r} and its twin share the description {da!r}"
+
+
+def check_geometry(ont: Ontology) -> None:
+    """Raise InvariantError when a stored geometry does not parse as a valid atlas spec."""
+    from .errors import InvariantError
+    from .geometry import spec_errors
+
+    errors = spec_errors(ont)
+    if errors:
+        raise InvariantError("valid-geometry", f"invalid atlas geometry: {errors[0]}")

@@ -20,7 +20,7 @@ import re
 
 from .model import Ontology, Term
 
-GENERATOR = "anatloc-describe/1"
+GENERATOR = "anatloc-describe/3"
 
 TISSUE_PHRASE = {
     "bone": "bone",
@@ -72,12 +72,23 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _surround_partners(ont: Ontology, t: Term) -> set[str]:
+    """Terms that surround ``t`` or that ``t`` surrounds (poor landmarks for ``t``)."""
+    out = set(t.relations.get("surrounds", ()))
+    out |= {o.curie for o in ont if t.curie in o.relations.get("surrounds", ())}
+    if t.parent:  # "Around the liver" surrounds the coarse Liver: all its parts
+        out |= {o.curie for o in ont if t.parent in o.relations.get("surrounds", ())}
+    return out
+
+
 def _positions(ont: Ontology, t: Term, limit: int = 3) -> list[str]:
-    """Up to ``limit`` phrases like "above Liver S6", siblings and landmarks first."""
+    """Up to ``limit`` phrases like "above Liver S6": siblings, then landmarks, then others;
+    never the Near/Around partners of the term."""
+    skip = _surround_partners(ont, t)
     cands = []
     for rel, word in POSITION_WORDS.items():
         for c in t.relations.get(rel, ()):
-            if c not in ont:
+            if c not in ont or c in skip:
                 continue
             other = ont[c]
             rank = 0 if other.parent == t.parent else (1 if other.landmark else 2)
@@ -104,14 +115,21 @@ def _neighbours(ont: Ontology, t: Term, limit: int = 3) -> list[str]:
     return names[:limit]
 
 
+def _lower(label: str) -> str:
+    """'Left lung' -> 'left lung', keeping codes such as 'T7' or 'S4' as they are."""
+    return " ".join(
+        w if any(ch.isdigit() for ch in w) or w.isupper() else w.lower() for w in label.split()
+    )
+
+
 def _level_text(ont: Ontology, t: Term) -> tuple[str, str]:
-    """(where phrase, side phrase) e.g. ("the liver in the abdomen", "right side")."""
+    """(where phrase, side phrase) e.g. ("the liver (abdomen)", "right side")."""
     region = ont.region_of(t) if t.level else None
     coarse = ont.coarse_of(t)
     side = SIDE_PHRASE.get(t.laterality, "")
-    rname = region.label.lower() if region is not None else "body"
+    rname = _lower(region.label) if region is not None else "body"
     if t.level == "fine" and coarse is not None and coarse.label != t.label:
-        where = f"the {coarse.label} group of the {rname}"
+        where = f"the {_lower(coarse.label)} ({rname})"
     else:
         where = f"the {rname}"
     return where, side
@@ -120,7 +138,6 @@ def _level_text(ont: Ontology, t: Term) -> tuple[str, str]:
 def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
     """(canonical description, paraphrases) of one term."""
     label = t.label
-    pref = t.preferred_synonym or (t.exact_synonyms[0] if t.exact_synonyms else "")
     tissue = TISSUE_PHRASE.get(t.tissue, "anatomical location")
     where, side = _level_text(ont, t)
     side_in = (
@@ -130,7 +147,11 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
     )
     pos = _positions(ont, t)
     near = _neighbours(ont, t)
-    level_of = [ont[c].label for c in t.relations.get("at_level_of", ()) if c in ont][:1]
+    level_of = [
+        ont[c].label.removeprefix("Vertebra ")
+        for c in t.relations.get("at_level_of", ())
+        if c in ont
+    ][:1]
 
     if t.level == "region":
         kids = [c.label for c in ont.children(t)]
@@ -171,19 +192,22 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
             paraphrases.append(f"{label}, next to {_join(near)}.")
         return _finish(canonical, paraphrases)
 
-    # fine
-    head = f"{label} ({pref})" if pref else label
-    canonical = f"{head}: {tissue}{side_in} in {where}"
+    # fine: the label and its two best synonyms first, then side, tissue, neighbours and
+    # level, with as few shared template words as possible (they dominate a sentence
+    # encoder's embedding and make all locations look alike; see bench/descriptions.py)
+    names: list[str] = []
+    for n in ([t.preferred_synonym] if t.preferred_synonym else []) + list(t.exact_synonyms):
+        if n and n not in names:
+            names.append(n)
+    head = f"{label} ({', '.join(names[:2])})" if names else label
+    bits = " ".join(b for b in (SIDE_PHRASE.get(t.laterality, ""), tissue) if b)
+    canonical = f"{head}: {bits}"
     if pos:
-        details = pos[:3]
+        canonical += ", " + ", ".join(pos)
     elif near:
-        details = [f"next to {_join(near[:2])}"]
-    else:
-        details = []
-    if details:
-        canonical += ", " + _join(details)
+        canonical += f", next to {_join(near[:2])}"
     if level_of:
-        canonical += f", at the level of {level_of[0]}"
+        canonical += f", {level_of[0]} level"
     canonical += "."
     syns = list(t.exact_synonyms) + list(t.related_synonyms)
     paraphrases = [
@@ -198,7 +222,7 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
     if len(syns) > 1:
         paraphrases.append(f"{label}, also called {_join(syns[1:4])}.")
     if level_of:
-        paraphrases.append(f"{label}{side_in}, at the level of {level_of[0]} ({tissue}).")
+        paraphrases.append(f"{label}{side_in}, at the level of vertebra {level_of[0]} ({tissue}).")
     return _finish(canonical, paraphrases)
 
 

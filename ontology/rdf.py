@@ -8,6 +8,7 @@ triples it does not understand verbatim, so a file edited in Protégé survives 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import defaultdict
@@ -280,7 +281,7 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
         by_subject[s].append((p, o))
 
     def restriction_of(node: str) -> tuple[str, str] | None:
-        props = dict(by_subject.get(node, []))
+        props = dict(by_subject.get(node, ()))
         if (
             props.get(iri(vocab.RDF_TYPE)) != iri(vocab.OWL_RESTRICTION)
             and iri(vocab.OWL_ON_PROPERTY) not in props
@@ -468,13 +469,17 @@ _PRED_RANK = {iri(p): i for i, p in enumerate(_PRED_ORDER)}
 _PN_LOCAL_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_\-.]*[A-Za-z0-9_\-])?$")
 
 
+_PREFIX_ORDER = sorted(vocab.PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+
+@functools.lru_cache(maxsize=65536)
 def _compact_node(node: str) -> str:
     if not is_iri(node):
         return node
     value = iri_value(node)
     if value == vocab.RDF_TYPE:
         return "a"
-    for prefix, ns in sorted(vocab.PREFIXES.items(), key=lambda kv: -len(kv[1])):
+    for prefix, ns in _PREFIX_ORDER:
         if value.startswith(ns):
             local = value[len(ns) :]
             if _PN_LOCAL_RE.match(local):

@@ -41,7 +41,8 @@ class Check:
     severity: str
     problem: str
     fix: str
-    func: Callable[[Ontology], Iterable[tuple[str, str]]]  # yields (term, message)
+    #: yields (term, message) rows at the check's severity, or (term, message, severity)
+    func: Callable[[Ontology], Iterable[tuple]]
     group: str = "structure"  # structure | knowledge | atlas | descriptions
 
 
@@ -345,7 +346,9 @@ def run_checks(
             continue
         if wanted is not None and c.name not in wanted:
             continue
-        out += [Issue(term, c.name, c.severity, msg) for term, msg in c.func(ont)]
+        for row in c.func(ont):
+            term, msg = row[0], row[1]
+            out.append(Issue(term, c.name, row[2] if len(row) > 2 else c.severity, msg))
     out.sort(key=lambda i: (-SEVERITY_RANK[i.severity], i.check, i.term))
     return out
 

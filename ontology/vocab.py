@@ -306,9 +306,12 @@ def normalize_curie(text: str) -> str | None:
     return curie_for(int(m.group(1))) if m else None
 
 
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+
 def compact(iri: str) -> str:
     """Shorten an IRI with the known prefixes (longest namespace first)."""
-    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
+    for prefix, ns in _BY_LENGTH:
         if iri.startswith(ns) and re.fullmatch(r"[A-Za-z0-9_\-]*", iri[len(ns) :]):
             return f"{prefix}:{iri[len(ns) :]}"
     return iri

@@ -1,1 +1,19 @@
-"""anatloc.retriever."""
+"""anatloc.retriever: lesion location by image-to-text retrieval (see ``docs/retriever.md``).
+
+Modules (import what you need; nothing heavy is imported here):
+
+``config``      presets and configurations (``get_preset``, ``list_presets``)
+``nifti``       NIfTI → world-space ``Volume`` with checks
+``table``       the lesion table → ``LesionRecord``
+``patches``     world-space patch sampling, cached blocks, augmentation, channels
+``data``        ``Sample``, the ``SampleSource`` protocol, ``TableSource``
+``text``        the cached text bank of the ontology's descriptions
+``model``       image encoders, fusion, heads, text adapters, temperature
+``loss``        the contrastive loss over the whole vocabulary (pure function)
+``negatives``   the walker's bands for the loss
+``hierarchy``   coarse-to-fine retrieval and abstention
+``checkpoint``  saving, loading, ontology-change detection
+``train``       the training loop (``anatloc train``)
+``infer``       ``Localizer.from_checkpoint(...).predict(...)``
+``evaluate``    metrics and the confusion picture (``anatloc evaluate``)
+"""

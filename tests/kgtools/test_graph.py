@@ -142,11 +142,16 @@ def test_ambiguous_sets_are_symmetric_and_spare_contralateral_twins(kg, shipped)
             assert twin not in amb, (t.label, shipped[twin].label)
 
 
-def test_near_identical_descriptions_are_ambiguous(kg):
-    amb = kg.ambiguous("Right upper lobe apex segment")
-    assert amb[kg.resolve("Right upper lobe posterior segment")] == "same_description"
+def test_near_identical_descriptions_are_ambiguous(tiny, kg):
+    text = (
+        "Liver segment: solid organ tissue, in front of the kidney, below the diaphragm, L1 level."
+    )
+    tiny.update("Liver S1", description=text)
+    tiny.update("Liver S2", description=text)
+    small = KnowledgeGraph(tiny)
+    assert small.ambiguous("Liver S1")[small.resolve("Liver S2")] == "same_description"
     same = sum(r == "same_description" for c in kg.curies for r in kg.ambiguous(c).values())
-    assert 0 < same <= 12  # a handful of pairs, not whole families of siblings
+    assert same <= 12  # in the shipped ontology a handful of pairs at most, not whole families
     assert kg.similarity("Vertebra T7", "Vertebra T8") < kg.similarity_threshold
 
 

@@ -7,6 +7,7 @@ Usage:
 Prints one line per problem and exits 1 when there are any; prints nothing and
 exits 0 when the tables pass.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,21 +22,63 @@ DEFAULT_VOCAB = "/work/shared/anatomy/locations.tsv"
 LEVELS = ("region", "coarse", "fine")
 LATERALITY = {"left", "right", "midline", "unsided"}
 TISSUES = {
-    "bone", "joint", "lymph_node_station", "solid_organ", "gland", "hollow_organ", "vessel",
-    "muscle", "subcutaneous_fat", "space", "serous_membrane", "skin_surface", "airway", "lung",
-    "brain", "sensory_organ", "mixed", "outside_body",
+    "bone",
+    "joint",
+    "lymph_node_station",
+    "solid_organ",
+    "gland",
+    "hollow_organ",
+    "vessel",
+    "muscle",
+    "subcutaneous_fat",
+    "space",
+    "serous_membrane",
+    "skin_surface",
+    "airway",
+    "lung",
+    "brain",
+    "sensory_organ",
+    "mixed",
+    "outside_body",
 }
 XREF_WHITELIST = {
-    "UBERON:0002107", "UBERON:0000955", "UBERON:0000948", "UBERON:0002106", "UBERON:0000945",
-    "UBERON:0001264", "UBERON:0002110", "UBERON:0001255", "UBERON:0001043", "UBERON:0003126",
-    "UBERON:0002046", "UBERON:0002367", "UBERON:0000995", "UBERON:0000996", "UBERON:0000989",
-    "UBERON:0000975", "UBERON:0001052", "UBERON:0001153", "UBERON:0001154", "UBERON:0000059",
-    "UBERON:0002108", "UBERON:0001737", "UBERON:0001723",
+    "UBERON:0002107",
+    "UBERON:0000955",
+    "UBERON:0000948",
+    "UBERON:0002106",
+    "UBERON:0000945",
+    "UBERON:0001264",
+    "UBERON:0002110",
+    "UBERON:0001255",
+    "UBERON:0001043",
+    "UBERON:0003126",
+    "UBERON:0002046",
+    "UBERON:0002367",
+    "UBERON:0000995",
+    "UBERON:0000996",
+    "UBERON:0000989",
+    "UBERON:0000975",
+    "UBERON:0001052",
+    "UBERON:0001153",
+    "UBERON:0001154",
+    "UBERON:0000059",
+    "UBERON:0002108",
+    "UBERON:0001737",
+    "UBERON:0001723",
 }
 RELATIONS = {"surrounds", "contralateral_to", "adjacent_to"}
 SYMMETRIC = {"contralateral_to", "adjacent_to"}
-TERM_COLUMNS = ["level", "label", "laterality", "tissue", "definition", "exact_synonyms",
-                "related_synonyms", "preferred_synonym", "xrefs"]
+TERM_COLUMNS = [
+    "level",
+    "label",
+    "laterality",
+    "tissue",
+    "definition",
+    "exact_synonyms",
+    "related_synonyms",
+    "preferred_synonym",
+    "xrefs",
+]
 REL_COLUMNS = ["subject_level", "subject_label", "relation", "object_level", "object_label"]
 LANDMARK_COLUMNS = ["level", "label", "reason"]
 NEAR_RE = re.compile(r"^(Near|Around|Between)\b")
@@ -100,7 +143,7 @@ def check_terms(path, vocab, problems):
     if len(rows) != 519:
         problems.append(f"terms.tsv: {len(rows)} data rows, expected 519")
     for line, cells in rows:
-        row = dict(zip(TERM_COLUMNS, cells))
+        row = dict(zip(TERM_COLUMNS, cells, strict=False))
         key = (row["level"], row["label"])
         where = f"terms.tsv:{line} {row['level']}/{row['label']}"
         seen[key] += 1
@@ -113,12 +156,10 @@ def check_terms(path, vocab, problems):
         if lat not in LATERALITY:
             problems.append(f"{where}: bad laterality {lat!r}")
         words = set(re.findall(r"[A-Za-z]+", row["label"]))
-        if "Left" in words or "left" in words:
-            if lat != "left":
-                problems.append(f"{where}: label names the left side but laterality is {lat}")
-        if "Right" in words or "right" in words:
-            if lat != "right":
-                problems.append(f"{where}: label names the right side but laterality is {lat}")
+        if ("Left" in words or "left" in words) and lat != "left":
+            problems.append(f"{where}: label names the left side but laterality is {lat}")
+        if ("Right" in words or "right" in words) and lat != "right":
+            problems.append(f"{where}: label names the right side but laterality is {lat}")
         m = re.fullmatch(r"Rib ([LR])\d+", row["label"])
         if m and lat != ("left" if m.group(1) == "L" else "right"):
             problems.append(f"{where}: rib side and laterality disagree")
@@ -153,8 +194,9 @@ def check_terms(path, vocab, problems):
                 if k in all_labels_ci:
                     problems.append(f"{where}: {kind} synonym {syn!r} equals a label")
                 if k in synonym_owner:
-                    problems.append(f"{where}: {kind} synonym {syn!r} already used by "
-                                    f"{synonym_owner[k]}")
+                    problems.append(
+                        f"{where}: {kind} synonym {syn!r} already used by {synonym_owner[k]}"
+                    )
                 else:
                     synonym_owner[k] = where
         pref = row["preferred_synonym"]
@@ -179,14 +221,15 @@ def check_terms(path, vocab, problems):
     fine_labels = {label for level, label in vocab if level == "fine"}
     for (level, label), row in info.items():
         if level == "coarse" and label in fine_labels and "coarse" not in row["definition"]:
-            problems.append(f"terms.tsv: coarse/{label}: definition should say it is the "
-                            f"coarse reporting group")
+            problems.append(
+                f"terms.tsv: coarse/{label}: definition should say it is the coarse reporting group"
+            )
     return info
 
 
 def check_relations(path, info, problems):
     rows = read_tsv(path, REL_COLUMNS, problems)
-    pairs = defaultdict(set)          # unordered pair -> relations
+    pairs = defaultdict(set)  # unordered pair -> relations
     seen_rows = set()
     surrounds_subjects = set()
     for line, (sl, s, r, ol, o) in rows:
@@ -202,8 +245,7 @@ def check_relations(path, info, problems):
         if (sl, s) == (ol, o):
             problems.append(f"{where}: self relation")
             continue
-        key = (r, (sl, s), (ol, o)) if r not in SYMMETRIC else \
-            (r, frozenset([(sl, s), (ol, o)]))
+        key = (r, (sl, s), (ol, o)) if r not in SYMMETRIC else (r, frozenset([(sl, s), (ol, o)]))
         if key in seen_rows:
             problems.append(f"{where}: duplicate relation")
         seen_rows.add(key)
@@ -222,12 +264,14 @@ def check_relations(path, info, problems):
             names = " / ".join(f"{lv}/{lb}" for lv, lb in sorted(pair))
             problems.append(f"relations.tsv: {names} is both surrounds and adjacent_to")
     # reverse surrounds (A surrounds B and B surrounds A)
-    sur = {(r_s, r_o) for (r_s, r_o) in
-           ((tuple(x[1]), tuple(x[2])) for x in seen_rows if x[0] == "surrounds")}
+    sur = {
+        (r_s, r_o)
+        for (r_s, r_o) in ((tuple(x[1]), tuple(x[2])) for x in seen_rows if x[0] == "surrounds")
+    }
     for a, b in sur:
         if (b, a) in sur and a < b:
             problems.append(f"relations.tsv: {a} and {b} surround each other")
-    for (level, label) in info:
+    for level, label in info:
         if NEAR_RE.match(label) and (level, label) not in surrounds_subjects:
             problems.append(f"relations.tsv: {level}/{label} has no surrounds relation")
     # every left/right twin that exists should be declared contralateral
@@ -242,10 +286,14 @@ def check_relations(path, info, problems):
         m = re.fullmatch(r"Mediastinum (\d)L", label)
         if m:
             twin = f"Mediastinum {m.group(1)}R"
-        if twin != label and (level, twin) in info and \
-                frozenset([(level, label), (level, twin)]) not in declared:
-            problems.append(f"relations.tsv: {level}/{label} and {level}/{twin} not declared "
-                            f"contralateral_to")
+        if (
+            twin != label
+            and (level, twin) in info
+            and frozenset([(level, label), (level, twin)]) not in declared
+        ):
+            problems.append(
+                f"relations.tsv: {level}/{label} and {level}/{twin} not declared contralateral_to"
+            )
     return len(rows)
 
 
@@ -285,9 +333,12 @@ def main(argv=None):
         print(p)
     if args.stats:
         fine = [r for (lv, _), r in info.items() if lv == "fine"]
-        print(f"# terms {len(info)}; relations {n_rel}; landmarks {n_land}; "
-              f"fine with exact synonym {sum(1 for r in fine if r['exact_synonyms'])}/{len(fine)}; "
-              f"xrefs {sum(1 for r in info.values() if r['xrefs'])}", file=sys.stderr)
+        print(
+            f"# terms {len(info)}; relations {n_rel}; landmarks {n_land}; "
+            f"fine with exact synonym {sum(1 for r in fine if r['exact_synonyms'])}/{len(fine)}; "
+            f"xrefs {sum(1 for r in info.values() if r['xrefs'])}",
+            file=sys.stderr,
+        )
     return 1 if problems else 0
 
 

@@ -1,0 +1,513 @@
+"""World-space patch sampling: lesion-centred CT/PET/mask patches from images on any grid.
+
+A patch of ``size`` voxels per side at ``spacing`` mm is a grid of world points (RAS mm)
+around a lesion centre, optionally turned about the patch **centre** by a rotation and
+scaled by a zoom (the reference implementation turns about the crop's corner, which shifts
+rotated crops by centimetres).  The points are mapped into each image's voxel space through
+the inverse of *its* affine, so a 4 mm PET and a 1 mm CT on different grids, or an image
+stored LPS or oblique, give patches that agree in world space.  CT and PET are sampled
+trilinearly, masks by nearest neighbour; points outside an image take a fill value (CT
+−1000 HU = air, PET 0, mask 0).
+
+Anti-aliasing: a coarse patch (e.g. 12 mm) cut from a fine image (1 mm CT) would alias.
+Each output voxel is therefore the mean of ``k³`` sub-samples, ``k = ceil(patch spacing /
+image spacing)`` capped by ``DataConfig.max_supersample``.  For the mask this makes a soft
+occupancy in [0, 1]; a lesion so small that it falls between all sub-samples still marks
+the voxel holding its centre with its partial volume, so the target never vanishes.
+
+Everything is batched: all lesions of a case are sampled by one ``torch.grid_sample`` call
+per image (chunked to bound memory) on a zero-copy view of the volume — no Python loop over
+voxels.
+
+Deterministic and random parts are separate (MONAI's rule): :func:`cut_raw` with no
+rotation/zoom cuts axis-aligned *blocks* slightly larger than the patch (``block_size``),
+which can be cached; :func:`augment_blocks` then applies jitter, rotation, zoom and
+intensity changes to cached blocks cheaply; :func:`to_channels` scales intensities into the
+network's four channels and applies CT dropout.  Without augmentation the block path and
+the direct path give identical patches (the points coincide with block voxel centres).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import DataConfig, ScaleConfig
+from .nifti import Volume
+
+CT_FILL = -1000.0
+PET_FILL = 0.0
+#: raw channels cut from the images (before scaling)
+RAW_CHANNELS = ("ct_hu", "pet_suv", "mask")
+#: network channels
+CHANNELS = ("ct", "ct_present", "pet", "mask")
+#: sub-sample points per grid_sample call (bounds the memory of the grid)
+_CHUNK_POINTS = 3_000_000
+
+
+@dataclass
+class Targets:
+    """Which lesion each patch is about: an instance id in a mask, or an ellipsoid box."""
+
+    #: (B,) instance id in the case's mask, 0 where the lesion has a box instead
+    labels: np.ndarray
+    #: (B, 3) lesion centres (world mm) and (B, 3) full box sizes (mm): the ellipsoid drawn
+    #: where the label is 0; for a mask lesion its centroid and bounding box (or NaN)
+    centers: np.ndarray
+    sizes: np.ndarray
+
+
+@dataclass
+class CaseImages:
+    """The images of one case, ready for sampling (no copies of the voxel data)."""
+
+    pet: Volume
+    ct: Volume | None = None
+    mask: Volume | None = None
+
+    @property
+    def has_ct(self) -> bool:
+        return self.ct is not None
+
+
+def offsets(size: int, spacing: float, k: int = 1) -> torch.Tensor:
+    """(size*k,) offsets in mm of a grid of ``size`` cells of ``spacing`` mm, ``k`` sub-samples
+    per cell, centred on 0 (the mean of each cell's sub-samples is the cell centre)."""
+    n = size * k
+    return (torch.arange(n, dtype=torch.float64) - (n - 1) / 2.0) * (spacing / k)
+
+
+def grid_points(
+    centers: torch.Tensor,
+    size: int,
+    spacing: float,
+    k: int = 1,
+    transforms: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """World points (B, n, n, n, 3) of patches, axes (x, y, z) = RAS.
+
+    ``transforms`` (B, 3, 3) (rotation × zoom) acts on the offsets, i.e. about the centre.
+    """
+    o = offsets(size, spacing, k)
+    n = o.numel()
+    off = torch.stack(torch.meshgrid(o, o, o, indexing="ij"), dim=-1).reshape(1, n**3, 3)
+    if transforms is not None:
+        off = off @ transforms.to(torch.float64).transpose(1, 2)
+    pts = off + centers.to(torch.float64)[:, None, :]
+    return pts.reshape(-1, n, n, n, 3)
+
+
+def _volume_tensor(vol: Volume) -> torch.Tensor:
+    """(1, 1, n2, n1, n0) view of the data without a copy (data is Fortran-ordered)."""
+    return torch.from_numpy(np.ascontiguousarray(vol.data.T))[None, None]
+
+
+def _inside_weight(vox: torch.Tensor, size: torch.Tensor, mode: str) -> torch.Tensor:
+    """The weight that interpolation gives to voxels inside the image (1 deep inside, 0
+    far outside): what sampling an all-ones image would return, computed without one.
+
+    Per axis, linear interpolation with zero padding keeps ``clamp(min(v + 1, n − v), 0, 1)``
+    of the value; nearest keeps 1 for −0.5 ≤ v < n − 0.5.
+    """
+    if mode == "nearest":
+        return ((vox >= -0.5) & (vox < size - 0.5)).all(dim=-1).to(torch.float32)
+    w = torch.minimum(vox + 1.0, size - vox).clamp_(0.0, 1.0)
+    return w[..., 0] * w[..., 1] * w[..., 2]
+
+
+def sample_volume(
+    vol: Volume, points: torch.Tensor, *, mode: str = "bilinear", fill: float = 0.0
+) -> torch.Tensor:
+    """Values of ``vol`` at world ``points`` (..., 3) → (...) float32.
+
+    ``mode`` "bilinear" (trilinear in 3-D) or "nearest"; outside the image → ``fill``
+    (blended at the border exactly as if the image were padded with ``fill``).
+    """
+    shape = points.shape[:-1]
+    flat = points.reshape(-1, 3)
+    inv = torch.from_numpy(vol.inverse)
+    src = _volume_tensor(vol)  # zero-copy
+    size = torch.tensor(vol.shape, dtype=torch.float64)
+    out = torch.empty(flat.shape[0], dtype=torch.float32)
+    for start in range(0, flat.shape[0], _CHUNK_POINTS):
+        vox = flat[start : start + _CHUNK_POINTS] @ inv[:3, :3].T + inv[:3, 3]
+        norm = ((2.0 * vox + 1.0) / size - 1.0).to(torch.float32)  # align_corners=False
+        val = F.grid_sample(
+            src, norm.reshape(1, 1, 1, -1, 3), mode=mode, padding_mode="zeros", align_corners=False
+        ).reshape(-1)
+        if fill != 0.0:
+            val += fill * (1.0 - _inside_weight(vox, size, mode))
+        out[start : start + vox.shape[0]] = val
+    return out.reshape(shape)
+
+
+def supersample_factor(image_spacing: np.ndarray | float, patch_spacing: float, cap: int) -> int:
+    """Sub-samples per axis and output voxel: ceil(patch spacing / finest image spacing)."""
+    finest = float(np.min(image_spacing))
+    return int(max(1, min(cap, math.ceil(patch_spacing / finest - 1e-6))))
+
+
+def _pool(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, n, n, n) sub-samples → (B, n/k, n/k, n/k) means."""
+    if k == 1:
+        return x
+    return F.avg_pool3d(x[:, None], kernel_size=k, stride=k)[:, 0]
+
+
+def _affine_grid(
+    lin: torch.Tensor, shift: torch.Tensor, size: int, spacing: float, k: int
+) -> torch.Tensor:
+    """(B, n, n, n, 3) = lin_b @ o + shift_b over the patch offsets o, in float32.
+
+    Built from three broadcast outer products instead of an (n³ × 3) @ (3 × 3) product.
+    """
+    o = offsets(size, spacing, k).to(torch.float32)
+    n = o.numel()
+    lin = lin.to(torch.float32)
+    a = o.view(1, n, 1, 1, 1) * lin[:, None, None, None, :, 0]
+    a = a + shift.to(torch.float32)[:, None, None, None, :]
+    b = o.view(1, 1, n, 1, 1) * lin[:, None, None, None, :, 1]
+    c = o.view(1, 1, 1, n, 1) * lin[:, None, None, None, :, 2]
+    return (a + b) + c
+
+
+def sample_patches(
+    vol: Volume,
+    centers: torch.Tensor,
+    size: int,
+    spacing: float,
+    k: int = 1,
+    transforms: torch.Tensor | None = None,
+    *,
+    mode: str = "bilinear",
+    fill: float = 0.0,
+) -> torch.Tensor:
+    """Sub-sampled patches (B, n, n, n), n = size·k, of ``vol`` around world ``centers``.
+
+    The world → voxel → normalized-coordinate maps are folded into one affine map per
+    lesion, so the grid is built directly in the coordinates ``grid_sample`` reads.
+    """
+    B = centers.shape[0]
+    n = size * k
+    inv = torch.from_numpy(vol.inverse)
+    dims = torch.tensor(vol.shape, dtype=torch.float64)
+    T = torch.eye(3, dtype=torch.float64).expand(B, 3, 3) if transforms is None else transforms
+    M = inv[:3, :3] @ T.to(torch.float64)  # (B, 3, 3): offset mm → voxel
+    v0 = centers.to(torch.float64) @ inv[:3, :3].T + inv[:3, 3]  # (B, 3): centre voxel
+    scale = 2.0 / dims  # voxel v → normalized (2v + 1)/n − 1 (align_corners=False)
+    grid = _affine_grid(M * scale[None, :, None], v0 * scale + scale / 2.0 - 1.0, size, spacing, k)
+    src = _volume_tensor(vol)  # zero-copy
+    out = F.grid_sample(
+        src, grid.view(1, B * n, n, n, 3), mode=mode, padding_mode="zeros", align_corners=False
+    ).view(B, n, n, n)
+    if fill != 0.0:
+        # the patch is convex: when its 8 corners lie well inside, every point does
+        half = (n - 1) / 2.0 * (spacing / k)
+        signs = torch.tensor(
+            [[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=torch.float64
+        )
+        cv = (signs * half) @ M.transpose(1, 2) + v0[:, None, :]  # (B, 8, 3)
+        if not bool(((cv >= 0.5) & (cv <= dims - 1.5)).all()):
+            d32 = dims.to(torch.float32)
+            vox = (grid + 1.0) * (d32 / 2.0) - 0.5
+            out += fill * (1.0 - _inside_weight(vox, d32, mode))
+    return out
+
+
+def cut_raw(
+    images: CaseImages,
+    centers: np.ndarray | torch.Tensor,
+    scale: ScaleConfig,
+    targets: Targets,
+    *,
+    transforms: np.ndarray | torch.Tensor | None = None,
+    size: int | None = None,
+    max_supersample: int = 3,
+) -> torch.Tensor:
+    """Raw patches (B, 3, S, S, S): CT in HU (−1000 when there is no CT), PET in SUV, and
+    the target-lesion mask (soft occupancy).  ``size`` overrides ``scale.size`` (blocks).
+
+    ``transforms`` (B, 3, 3) (rotation × zoom) turn the patch about its centre.
+    """
+    S = int(size or scale.size)
+    s = float(scale.spacing)
+    c = torch.as_tensor(np.asarray(centers, dtype=np.float64))
+    tr = None if transforms is None else torch.as_tensor(np.asarray(transforms, dtype=np.float64))
+    B = c.shape[0]
+    out = torch.empty((B, 3, S, S, S), dtype=torch.float32)
+
+    def chunks(k: int, total: int = B):
+        per = max(1, _CHUNK_POINTS // (S * k) ** 3)  # lesions per grid_sample call
+        for b0 in range(0, total, per):
+            yield slice(b0, min(total, b0 + per))
+
+    def image_channel(vol: Volume, fill: float) -> torch.Tensor:
+        k = supersample_factor(vol.spacing, s, max_supersample)
+        res = torch.empty((B, S, S, S), dtype=torch.float32)
+        for sl in chunks(k):
+            v = sample_patches(vol, c[sl], S, s, k, None if tr is None else tr[sl], fill=fill)
+            res[sl] = _pool(v, k)
+        return res
+
+    out[:, 0] = image_channel(images.ct, CT_FILL) if images.ct is not None else CT_FILL
+    out[:, 1] = image_channel(images.pet, PET_FILL)
+
+    labels = np.asarray(targets.labels)
+    use_mask = labels > 0
+    mask = out[:, 2]
+    if use_mask.any():
+        if images.mask is None:
+            raise ValueError("a lesion with a mask id needs the case's mask image")
+        vol = images.mask
+        k = supersample_factor(vol.spacing, s, max_supersample)
+        idx = torch.from_numpy(np.flatnonzero(use_mask))
+        lab = torch.from_numpy(labels[use_mask].astype(np.float32))
+        ci = c[idx]
+        ti = None if tr is None else tr[idx]
+        for sl in chunks(k, len(idx)):
+            t_sl = None if ti is None else ti[sl]
+            ids = sample_patches(vol, ci[sl], S, s, k, t_sl, mode="nearest")
+            hit = (ids == lab[sl].view(-1, 1, 1, 1)).to(torch.float32)
+            mask[idx[sl]] = _pool(hit, k)
+    if (~use_mask).any():
+        idx = torch.from_numpy(np.flatnonzero(~use_mask))
+        k = max_supersample
+        ci = c[idx]
+        eye = torch.eye(3, dtype=torch.float64).expand(len(idx), 3, 3)
+        ti = eye if tr is None else tr[idx]
+        e_c = torch.as_tensor(np.asarray(targets.centers)[idx.numpy()], dtype=torch.float64)
+        r = torch.as_tensor(np.asarray(targets.sizes)[idx.numpy()], dtype=torch.float64) / 2.0
+        r = r.clamp_min(1e-3)
+        for sl in chunks(k, len(idx)):
+            # ellipsoid coordinates (p − e_c)/r with p = c + T·o, one affine map of o
+            lin = ti[sl] / r[sl][:, :, None]
+            shift = (ci[sl] - e_c[sl]) / r[sl]
+            g = _affine_grid(lin, shift, S, s, k)
+            inside = ((g * g).sum(-1) <= 1.0).to(torch.float32)
+            mask[idx[sl]] = _pool(inside, k)
+    _mark_small_lesions(mask, c, tr, targets, S, s)
+    return out
+
+
+def _mark_small_lesions(
+    mask: torch.Tensor,
+    c: torch.Tensor,
+    tr: torch.Tensor | None,
+    targets: Targets,
+    S: int,
+    s: float,
+) -> None:
+    """A lesion smaller than the sub-sample spacing can fall between all sample points.
+    Where a patch's mask is then empty, the voxel holding the lesion's centre gets the
+    lesion's partial volume (its box's ellipsoid volume over the voxel volume), so that the
+    network is always told which lesion is the target."""
+    empty = mask.flatten(1).sum(1) == 0
+    known = torch.from_numpy(np.isfinite(np.asarray(targets.centers)).all(1))
+    rows = torch.nonzero(empty & known).flatten()
+    if rows.numel() == 0:
+        return
+    e = torch.as_tensor(np.asarray(targets.centers)[rows.numpy()], dtype=torch.float64)
+    size = torch.as_tensor(np.asarray(targets.sizes)[rows.numpy()], dtype=torch.float64)
+    d = e - c[rows]
+    if tr is not None:  # offsets o with c + T·o = e
+        d = torch.linalg.solve(tr[rows], d[:, :, None])[:, :, 0]
+    idx = torch.round(d / s + (S - 1) / 2.0).long()
+    inside = ((idx >= 0) & (idx < S)).all(1)
+    frac = (math.pi / 6.0 * size.prod(1) / s**3).clamp(max=1.0).to(mask.dtype)
+    rows, idx, frac = rows[inside], idx[inside], frac[inside]
+    mask[rows, idx[:, 0], idx[:, 1], idx[:, 2]] = frac
+
+
+# -- the cached deterministic block and the random step --------------------------------------
+
+
+def rotation_bound(max_deg: float) -> float:
+    """Upper bound of max_i Σ_j |R_ij| over rotations by at most ``max_deg`` degrees."""
+    t = math.radians(max_deg)
+    return 1.0 + math.sqrt(2.0) * (math.sin(t) + 1.0 - math.cos(t))
+
+
+def block_size(scale: ScaleConfig, cfg: DataConfig) -> int:
+    """Side of the cached block that holds every point the augmentation can ask for."""
+    S = scale.size
+    zmax = max(1.0, cfg.zoom_range[1]) if cfg.zoom_prob > 0 else 1.0
+    rot = rotation_bound(cfg.rotate_deg) if cfg.rotate_prob > 0 else 1.0
+    m = math.ceil((S - 1) / 2.0 * (zmax * rot - 1.0) + cfg.jitter_mm / scale.spacing - 1e-9)
+    return S + 2 * max(0, m)
+
+
+@dataclass
+class Augment:
+    """Per-sample random parameters (B rows); the identity when ``None``."""
+
+    shift_mm: torch.Tensor  # (B, 3)
+    transform: torch.Tensor  # (B, 3, 3): rotation × zoom
+    ct_shift: torch.Tensor  # (B,)
+    pet_gain: torch.Tensor  # (B,)
+    drop_ct: torch.Tensor  # (B,) bool
+
+    @classmethod
+    def identity(cls, B: int) -> Augment:
+        return cls(
+            torch.zeros(B, 3),
+            torch.eye(3).expand(B, 3, 3).clone(),
+            torch.zeros(B),
+            torch.ones(B),
+            torch.zeros(B, dtype=torch.bool),
+        )
+
+
+def random_rotations(n: int, max_deg: float, gen: torch.Generator) -> torch.Tensor:
+    """(n, 3, 3) rotations about uniformly random axes by angles uniform in [−max, max]."""
+    axis = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+    axis = axis / axis.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    ang = (torch.rand(n, generator=gen, dtype=torch.float64) * 2 - 1) * math.radians(max_deg)
+    K = torch.zeros(n, 3, 3, dtype=torch.float64)
+    K[:, 0, 1], K[:, 0, 2] = -axis[:, 2], axis[:, 1]
+    K[:, 1, 0], K[:, 1, 2] = axis[:, 2], -axis[:, 0]
+    K[:, 2, 0], K[:, 2, 1] = -axis[:, 1], axis[:, 0]
+    s, c = torch.sin(ang)[:, None, None], torch.cos(ang)[:, None, None]
+    return torch.eye(3, dtype=torch.float64) + s * K + (1 - c) * (K @ K)
+
+
+def draw_augment(B: int, cfg: DataConfig, gen: torch.Generator) -> Augment:
+    """Random augmentation parameters following ``cfg``."""
+
+    def coin(p: float) -> torch.Tensor:
+        return torch.rand(B, generator=gen) < p
+
+    shift = (torch.rand(B, 3, generator=gen) * 2 - 1) * cfg.jitter_mm
+    rot = random_rotations(B, cfg.rotate_deg, gen).to(torch.float32)
+    rot[~coin(cfg.rotate_prob)] = torch.eye(3)
+    lo, hi = cfg.zoom_range
+    zoom = lo + (hi - lo) * torch.rand(B, generator=gen)
+    zoom[~coin(cfg.zoom_prob)] = 1.0
+    ct_shift = (torch.rand(B, generator=gen) * 2 - 1) * cfg.ct_shift_hu
+    ct_shift[~coin(cfg.intensity_prob)] = 0.0
+    glo, ghi = cfg.pet_gain_range
+    gain = torch.exp(math.log(glo) + (math.log(ghi) - math.log(glo)) * torch.rand(B, generator=gen))
+    gain[~coin(cfg.intensity_prob)] = 1.0
+    return Augment(shift, rot * zoom[:, None, None], ct_shift, gain, coin(cfg.ct_dropout))
+
+
+def augment_blocks(blocks: torch.Tensor, scale: ScaleConfig, aug: Augment) -> torch.Tensor:
+    """Cut (B, 3, S, S, S) raw patches out of cached (B, 3, Sb, Sb, Sb) blocks.
+
+    Jitter, rotation about the centre and zoom move the sample points; CT offset and PET
+    gain change the intensities.  The block is axis-aligned at the scale's spacing and
+    centred on the lesion, so a point at offset ``q`` mm is block voxel ``q/s + (Sb−1)/2``.
+    """
+    blocks = blocks.to(torch.float32)
+    B, C, Sb = blocks.shape[0], blocks.shape[1], blocks.shape[-1]
+    S, s = scale.size, scale.spacing
+    o = offsets(S, s).to(torch.float32)
+    off = torch.stack(torch.meshgrid(o, o, o, indexing="ij"), dim=-1).reshape(1, -1, 3)
+    q = off @ aug.transform.to(torch.float32).transpose(1, 2) + aug.shift_mm[:, None, :]
+    vox = q / s + (Sb - 1) / 2.0
+    norm = (2.0 * vox + 1.0) / Sb - 1.0
+    # block axes are (x, y, z) = (D, H, W); grid_sample wants (W, H, D) = (z, y, x)
+    grid = norm.flip(-1).reshape(B, S, S, S, 3)
+    fill = torch.tensor([CT_FILL, PET_FILL, 0.0])[:C].view(1, C, 1, 1, 1)
+    out = F.grid_sample(
+        blocks - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    out = out + fill
+    out[:, 0] += aug.ct_shift.view(B, 1, 1, 1)
+    out[:, 1] *= aug.pet_gain.view(B, 1, 1, 1)
+    return out
+
+
+def to_channels(
+    raw: torch.Tensor,
+    ct_present: torch.Tensor | Sequence[bool] | bool,
+    cfg: DataConfig,
+    drop_ct: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Raw (B, 3, S, S, S) [HU, SUV, mask] → network input (B, 4, S, S, S)
+    [CT scaled, CT-present flag, PET scaled, mask].
+
+    A missing or dropped CT gives CT = 0 and flag = 0: "unknown", never water.
+    """
+    B = raw.shape[0]
+    present = torch.as_tensor(ct_present, dtype=torch.bool).expand(B).clone()
+    if drop_ct is not None:
+        present &= ~drop_ct.to(torch.bool)
+    flag = present.to(raw.dtype).view(B, 1, 1, 1)
+    x = torch.empty((B, 4, *raw.shape[2:]), dtype=torch.float32)
+    x[:, 0] = ((raw[:, 0] - cfg.ct_center) / cfg.ct_scale).clamp(-1.0, 1.0) * flag
+    x[:, 1] = flag.expand_as(raw[:, 0])
+    lo, hi = cfg.suv_clip
+    x[:, 2] = ((raw[:, 1] - cfg.suv_center) / cfg.suv_scale).clamp(lo, hi)
+    x[:, 3] = raw[:, 2].clamp(0.0, 1.0)
+    return x
+
+
+def lesion_targets(
+    records: Sequence, mask_vol: Volume | None
+) -> tuple[np.ndarray, Targets, np.ndarray]:
+    """(centres (B, 3), targets, sizes (B, 3)) of lesion records of one case.
+
+    A lesion given by a mask id is centred on its mask's centroid (world) and sized by its
+    world bounding box; a lesion given by a box uses its centre and size.
+    """
+    B = len(records)
+    centers = np.zeros((B, 3))
+    sizes = np.zeros((B, 3))
+    labels = np.zeros(B, dtype=np.int64)
+    e_c = np.full((B, 3), np.nan)
+    e_s = np.full((B, 3), np.nan)
+    need = [i for i, r in enumerate(records) if r.mask_label is not None]
+    if need:
+        if mask_vol is None:
+            raise ValueError("mask lesions need the mask volume")
+        stats = mask_stats(mask_vol, [records[i].mask_label for i in need])
+        for i in need:
+            r = records[i]
+            lab = r.mask_label
+            if lab not in stats:
+                from anatloc.ontology.errors import DataError
+
+                raise DataError(
+                    f"{r.source}: lesion id {lab} (column 'mask_label') does not occur in the "
+                    f"mask {mask_vol.name()}"
+                )
+            centers[i], sizes[i] = stats[lab]
+            e_c[i], e_s[i] = stats[lab]
+            labels[i] = lab
+            if r.center is not None:  # an explicit centre wins over the centroid
+                centers[i] = r.center
+    for i, r in enumerate(records):
+        if r.mask_label is None:
+            centers[i] = r.center
+            sizes[i] = r.size
+            e_c[i] = r.center
+            e_s[i] = r.size
+    return centers, Targets(labels, e_c, e_s), sizes
+
+
+def mask_stats(vol: Volume, labels: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each present id: (world centroid, world bounding-box size in mm)."""
+    from scipy import ndimage
+
+    data = vol.data
+    want = np.asarray(sorted(set(int(v) for v in labels)))
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    ids = np.rint(data).astype(np.int64, copy=False)
+    objects = ndimage.find_objects(np.where(np.isin(ids, want), ids, 0))
+    for lab in want:
+        if lab - 1 >= len(objects) or objects[lab - 1] is None:
+            continue
+        sl = objects[lab - 1]
+        sub = ids[sl] == lab
+        idx = np.argwhere(sub).astype(np.float64) + np.array([s.start for s in sl])
+        world = vol.voxel_to_world(idx)
+        centroid = world.mean(axis=0)
+        voxel_extent = np.abs(vol.affine[:3, :3]).sum(axis=1)  # one voxel along x, y, z
+        ext = world.max(axis=0) - world.min(axis=0) + voxel_extent
+        out[int(lab)] = (centroid, ext)
+    return out

@@ -1,0 +1,489 @@
+"""The phantom as a training source: synthetic lesions rendered in patch mode.
+
+:class:`PhantomSource` implements :class:`~anatloc.retriever.data.SampleSource`.  Sample
+``i`` is a pure function of ``(seed, epoch, i)`` (validation: of ``(seed, i)``):
+
+1. a target location is drawn uniformly among the atlas's fine locations (validation: the
+   i-th location in turn), so all of them are covered about equally;
+2. a subject is drawn from the profile's population, with the sex or the L6 variant that
+   the location needs;
+3. the lesion's centre is a random point of the location (atlas labels of random points in
+   its bounding box; deeper points preferred) and its size is capped by the depth there;
+   with probability ``distractors`` one or two other lesions are put nearby (they show in
+   the images but not in the mask channel);
+4. the acceptable locations follow the volume mode's rule: the label at the lesion's
+   centroid first, then every other location covering ≥ 25 % of its volume (measured on a
+   small grid over the lesion);
+5. both scales are rendered by :func:`anatloc.phantom.render_patch` at the points the
+   retriever's augmentation asks for (its :func:`~anatloc.retriever.patches.draw_augment`:
+   centre jitter, rotation about the patch centre, zoom, CT shift, PET gain, CT dropout)
+   and scaled by its :func:`~anatloc.retriever.patches.to_channels`.
+
+A fixed dataset can be written once with :meth:`PhantomSource.build_cache` (``.npz`` shards
+of raw, unaugmented blocks, written atomically, and a ``manifest.json``); a source opened
+with ``cache_dir`` then serves those blocks with fresh augmentation each epoch
+(:func:`~anatloc.retriever.patches.augment_blocks`), exactly like the lesion-table source,
+so that CPU training reuses the rendering across epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anatloc.ontology.errors import DataError
+from anatloc.ontology.fileio import atomic_write
+from anatloc.phantom.body import body_model
+from anatloc.phantom.field import SubjectField
+from anatloc.phantom.lesions import ALT_FRACTION, draw_diameter, make_lesion, overlaps, warp_points
+from anatloc.phantom.patches import render_patch
+from anatloc.phantom.profiles import Profile, get_profile
+from anatloc.phantom.render import Scene, new_scene
+
+from .config import DataConfig, ScaleConfig
+from .data import Sample
+from .patches import (
+    Augment,
+    augment_blocks,
+    block_size,
+    draw_augment,
+    supersample_factor,
+    to_channels,
+)
+
+MAX_FINE = 8  # acceptable locations kept per sample (primary first)
+CACHE_VERSION = 1
+
+
+class PhantomSource:
+    """Synthetic lesions of one phantom profile (see the module docstring).
+
+    ``n_samples`` is the length of an epoch (default: 8 per location); ``cache_dir`` serves
+    a cache written by :meth:`build_cache` instead of rendering.
+    """
+
+    def __init__(
+        self,
+        profile: str | Profile,
+        ont,
+        cfg: DataConfig,
+        *,
+        seed: int = 0,
+        n_samples: int | None = None,
+        cache_dir: str | Path | None = None,
+        distractors: float = 0.3,
+        samples_per_subject: int = 128,
+        field_spacing: float = 3.0,
+        exact: bool = False,
+        p_l6: float = 0.25,
+    ):
+        self.profile = get_profile(profile)
+        self.model = body_model(ont)
+        self.cfg = cfg
+        self.seed = int(seed)
+        self.distractors = float(distractors)
+        self.samples_per_subject = max(1, int(samples_per_subject))
+        self.field_spacing = float(field_spacing)
+        self.exact = bool(exact)
+        self.p_l6 = float(p_l6)
+        self._subject_cache: tuple | None = None
+        self.n_samples = int(n_samples) if n_samples is not None else 8 * self.model.n
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._manifest = self._read_manifest() if self.cache_dir is not None else None
+
+    def __len__(self) -> int:
+        if self._manifest is not None:
+            return int(self._manifest["n"])
+        return self.n_samples
+
+    # -- one lesion ------------------------------------------------------------------------
+    def _rngs(
+        self, index: int, epoch: int, train: bool
+    ) -> tuple[np.random.Generator, np.random.Generator]:
+        """(scene stream, noise stream) of a sample."""
+        ss = np.random.SeedSequence(
+            [self.seed & 0xFFFFFFFF, 1 if train else 0, epoch if train else 0, index]
+        )
+        a, b = ss.spawn(2)
+        return np.random.default_rng(a), np.random.default_rng(b)
+
+    def _subject(self, sid: int, epoch: int, train: bool):
+        """(lesion-free scene, field or None) of subject ``sid`` (the last one is kept)."""
+        key = (sid, epoch if train else -1, train)
+        if self._subject_cache is not None and self._subject_cache[0] == key:
+            return self._subject_cache[1], self._subject_cache[2]
+        ss = np.random.SeedSequence(
+            [self.seed & 0xFFFFFFFF, 3 if train else 2, epoch if train else 0, sid]
+        )
+        rng = np.random.default_rng(ss)
+        ranges = dict(self.profile.population.subject_ranges())
+        ranges["p_l6"] = max(ranges["p_l6"], self.p_l6)
+        if not train:  # validation alternates the sexes, so that every location comes up
+            ranges["sex"] = "male" if sid % 2 == 0 else "female"
+        subj = self.model.atlas.sample_subject(rng, **ranges)
+        scene = new_scene(self.model, self.profile, rng, subject=subj)
+        field = None if self.exact else SubjectField(scene, self.field_spacing)
+        self._subject_cache = (key, scene, field)
+        return scene, field
+
+    def lesion_scene(self, index: int, epoch: int = 0, train: bool = True):
+        """(scene with the target lesion, id 1, and any distractors; acceptable fine
+        indices; coarse index; the subject's field or None) of sample ``index``."""
+        m = self.model
+        base, field = self._subject(index // self.samples_per_subject, epoch, train)
+        rng = self._rngs(index, epoch, train)[0]
+        present = field.present() if field is not None else np.flatnonzero(m.present(base.subject))
+        if len(present) == 0:
+            raise DataError(
+                "the phantom's subject has no location with a voxel; is the atlas empty?"
+            )
+        wanted = 1 + index % m.n
+        for attempt in range(20):
+            if not train and attempt == 0 and wanted in present:
+                s = wanted  # validation: every location in turn
+            else:
+                s = int(present[int(rng.integers(len(present)))])
+            found = _point_in(base, field, s, rng)
+            if found is None:
+                continue
+            centre, depth = found
+            r = draw_diameter(rng, self.profile.lesions) / 2.0
+            r = max(min(r, 2.0 * depth + 4.0), 2.0)
+            les = make_lesion(
+                rng,
+                1,
+                centre,
+                2 * r,
+                self.profile.lesions,
+                m.tissues[s],
+                float(base.looks.suv[s]),
+                target=m.curies[s],
+            )
+            lesions = [les]
+            if rng.random() < self.distractors:
+                lesions += _distractors(base, field, les, rng, self.profile)
+            scene = base.with_lesions(lesions)
+            fine = _acceptable(scene, field, les)
+            f = [int(m.fine_index[i]) for i in fine if m.fine_index[i] >= 0][:MAX_FINE]
+            if not f:
+                continue
+            return scene, f, int(m.coarse_index[fine[0]]), field
+        raise DataError(
+            f"the phantom could not place a lesion for sample {index} (profile {self.profile.name})"
+        )
+
+    def raw_patches(
+        self,
+        scene: Scene,
+        aug: Augment | None,
+        j: int,
+        rng: np.random.Generator,
+        size: dict | None = None,
+        field: SubjectField | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (3, S, S, S) [HU, SUV, mask occupancy] at both scales for lesion 1 of a scene,
+        at the points that augmentation ``aug`` (row ``j``) asks for (None: axis-aligned)."""
+        les = scene.lesions[0]
+        out = []
+        for name in ("local", "context"):
+            sc: ScaleConfig = getattr(self.cfg, name)
+            n = (size or {}).get(name, sc.size)
+            centre = np.asarray(les.center_mm, float)
+            spacing = sc.spacing
+            rot = None
+            if aug is not None:
+                centre = centre + aug.shift_mm[j].double().numpy()
+                t = aug.transform[j].double().numpy()
+                zoom = float(abs(np.linalg.det(t))) ** (1 / 3)
+                spacing = spacing * zoom
+                rot = t / zoom
+            k = supersample_factor(
+                np.asarray(self.profile.ct.spacing_mm), sc.spacing, self.cfg.max_supersample
+            )
+            p = render_patch(
+                scene,
+                centre,
+                n,
+                spacing,
+                rot,
+                rng,
+                target=1,
+                with_labels=False,
+                mask_supersample=k,
+                field=field,
+                supersample=self.cfg.max_supersample,
+            )
+            mask = p["mask_soft"] if k > 1 else p["mask"].astype(np.float32)
+            out.append(np.stack([p["ct"], p["pet"], mask]).astype(np.float32))
+        return out[0], out[1]
+
+    def sample(
+        self, index: int, epoch: int = 0, train: bool = True, aug: Augment | None = None, j: int = 0
+    ) -> Sample:
+        scene, fine, coarse, field = self.lesion_scene(index, epoch, train)
+        rng = self._rngs(index, epoch, train)[1]
+        loc, ctx = self.raw_patches(scene, aug, j, rng, field=field)
+        raw_l, raw_c = torch.from_numpy(loc)[None], torch.from_numpy(ctx)[None]
+        drop = None
+        if aug is not None:
+            for raw in (raw_l, raw_c):
+                raw[:, 0] += aug.ct_shift[j]
+                raw[:, 1] *= aug.pet_gain[j]
+            drop = aug.drop_ct[j : j + 1]
+        x_l = to_channels(raw_l, True, self.cfg, drop)[0]
+        x_c = to_channels(raw_c, True, self.cfg, drop)[0]
+        return Sample(x_l, x_c, fine, coarse)
+
+    # -- the protocol ------------------------------------------------------------------------
+    def samples(
+        self, *, epoch: int, rank: int = 0, world_size: int = 1, train: bool = True, chunk: int = 32
+    ) -> Iterator[Sample]:
+        if self._manifest is not None:
+            yield from self._cached_samples(epoch, rank, world_size, train, chunk)
+            return
+        if not train:
+            for i in range(rank, len(self), world_size):
+                yield self.sample(i, train=False)
+            return
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + rank)
+        for c in itertools.count():
+            aug = draw_augment(chunk, self.cfg, gen)
+            for j in range(chunk):
+                i = (c * chunk + j) * world_size + rank
+                yield self.sample(i, epoch, True, aug, j)
+
+    # -- the cache ---------------------------------------------------------------------------
+    def _blocks(self) -> dict[str, int]:
+        return {
+            name: block_size(getattr(self.cfg, name), self.cfg) for name in ("local", "context")
+        }
+
+    def build_cache(
+        self,
+        out: str | Path,
+        n: int | None = None,
+        shard_size: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Render ``n`` samples (default: the epoch length) as raw axis-aligned blocks into
+        ``out/shard-NNNNN.npz`` and write ``out/manifest.json`` last; returns ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        n = int(n if n is not None else self.n_samples)
+        blocks = self._blocks()
+        shards = []
+        for s0 in range(0, n, shard_size):
+            idx = range(s0, min(n, s0 + shard_size))
+            loc, ctx, fine, coarse = [], [], [], []
+            for i in idx:
+                scene, f, c, field = self.lesion_scene(i, 0, True)
+                rng = np.random.default_rng([self.seed & 0xFFFFFFFF, 2, i])
+                a, b = self.raw_patches(scene, None, 0, rng, size=blocks, field=field)
+                loc.append(a.astype(np.float16))
+                ctx.append(b.astype(np.float16))
+                fine.append(f + [-1] * (MAX_FINE - len(f)))
+                coarse.append(c)
+                if progress is not None:
+                    progress(i + 1, n)
+            buf = io.BytesIO()
+            np.savez(
+                buf,
+                local=np.stack(loc),
+                context=np.stack(ctx),
+                fine=np.asarray(fine, np.int32),
+                coarse=np.asarray(coarse, np.int32),
+            )
+            name = f"shard-{len(shards):05d}.npz"
+            atomic_write(out / name, buf.getvalue())
+            shards.append({"file": name, "n": len(idx)})
+        manifest = {
+            "version": CACHE_VERSION,
+            "generator": "anatloc phantom",
+            "profile": self.profile.name,
+            "seed": self.seed,
+            "n": n,
+            "shards": shards,
+            "blocks": blocks,
+            "local": dataclasses.asdict(self.cfg.local),
+            "context": dataclasses.asdict(self.cfg.context),
+            "ontology_hash": self.model.content_hash,
+        }
+        atomic_write(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+        return out
+
+    def _read_manifest(self) -> dict:
+        path = self.cache_dir / "manifest.json"
+        try:
+            man = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(
+                f"{path} does not exist; write the cache with PhantomSource.build_cache"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from None
+        if man.get("version") != CACHE_VERSION:
+            raise DataError(
+                f"{path}: cache version {man.get('version')!r}, expected {CACHE_VERSION}"
+            )
+        if (
+            man.get("blocks") != self._blocks()
+            or man.get("local") != dataclasses.asdict(self.cfg.local)
+            or man.get("context") != dataclasses.asdict(self.cfg.context)
+        ):
+            raise DataError(
+                f"{path}: the cache was written for other patch scales or augmentation bounds ({man.get('local')}, {man.get('context')}); rebuild it"
+            )
+        if man.get("ontology_hash") != self.model.content_hash:
+            raise DataError(
+                f"{path}: the cache was written for another ontology ({man.get('ontology_hash')}); rebuild it"
+            )
+        return man
+
+    def _load_shard(self, entry: dict) -> dict:
+        path = self.cache_dir / entry["file"]
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in ("local", "context", "fine", "coarse")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read the cache shard {path}: {exc}") from None
+
+    def _cached_samples(
+        self, epoch: int, rank: int, world_size: int, train: bool, chunk: int
+    ) -> Iterator[Sample]:
+        man = self._manifest
+        starts = np.cumsum([0] + [s["n"] for s in man["shards"]])
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + rank)
+        for cycle in itertools.count():
+            order = (
+                torch.randperm(len(man["shards"]), generator=gen).tolist()
+                if train
+                else range(len(man["shards"]))
+            )
+            for si in order:
+                entry = man["shards"][si]
+                mine = [j for j in range(entry["n"]) if (starts[si] + j) % world_size == rank]
+                if not mine:
+                    continue
+                sh = self._load_shard(entry)
+                if train:
+                    mine = [mine[int(p)] for p in torch.randperm(len(mine), generator=gen)]
+                for c0 in range(0, len(mine), chunk):
+                    rows = mine[c0 : c0 + chunk]
+                    B = len(rows)
+                    aug = draw_augment(B, self.cfg, gen) if train else Augment.identity(B)
+                    loc = augment_blocks(torch.from_numpy(sh["local"][rows]), self.cfg.local, aug)
+                    ctx = augment_blocks(
+                        torch.from_numpy(sh["context"][rows]), self.cfg.context, aug
+                    )
+                    drop = aug.drop_ct if train else None
+                    loc = to_channels(loc, True, self.cfg, drop)
+                    ctx = to_channels(ctx, True, self.cfg, drop)
+                    for b, r in enumerate(rows):
+                        f = [int(v) for v in sh["fine"][r] if v >= 0]
+                        yield Sample(loc[b], ctx[b], f, int(sh["coarse"][r]))
+            if not train:
+                return
+            del cycle
+
+
+# ------------------------------------------------------------------------------------------
+# placing lesions without a label volume
+
+
+def _labels(scene: Scene, field: SubjectField | None, pts: np.ndarray) -> np.ndarray:
+    """Labels at world points: the field's (mass effect applied) or the atlas's."""
+    if field is None:
+        return scene.labels_at(pts)
+    if scene.deforming:
+        pts = warp_points(scene.lesions, pts)
+    return field.labels_at(pts)
+
+
+def _point_in(
+    scene: Scene, field: SubjectField | None, s: int, rng: np.random.Generator
+) -> tuple[np.ndarray, float] | None:
+    """A random point of location ``s`` (deeper points preferred) and its depth (mm)."""
+    m, atlas = scene.model, scene.atlas
+    key = m.curies[s]
+    if field is not None:
+        hit = field.random_points(s, rng, 12)
+    else:
+        lo, hi = atlas.bbox(key, scene.subject)
+        if not np.all(lo <= hi):
+            return None
+        hit = np.zeros((0, 3))
+        for n in (256, 2048, 16384):
+            pts = rng.uniform(lo, hi, (n, 3))
+            hit = pts[scene.labels_at(pts) == s]
+            if len(hit):
+                break
+    if len(hit) == 0:
+        return None
+    depth = np.maximum(-atlas.sdf(key, hit, scene.subject), 0.0)
+    deep = np.flatnonzero(depth >= 0.5 * depth.max())
+    i = int(deep[int(rng.integers(len(deep)))])
+    return hit[i], float(depth[i])
+
+
+def _distractors(
+    scene: Scene, field: SubjectField | None, target, rng: np.random.Generator, profile: Profile
+) -> list:
+    """One or two other lesions 15-80 mm from the target, inside the body."""
+    m = scene.model
+    out = []
+    k = int(rng.integers(1, 3))
+    c = np.asarray(target.center_mm)
+    for _ in range(4 * k):
+        if len(out) >= k:
+            break
+        d = rng.standard_normal(3)
+        d /= np.linalg.norm(d)
+        p = c + d * (target.bound_radius + rng.uniform(15.0, 80.0))
+        s = int(_labels(scene, field, p[None])[0])
+        if s == 0 or s == m.outside:
+            continue
+        r = float(np.exp(rng.uniform(math.log(2.0), math.log(15.0))))
+        if overlaps(p, r * 1.3, [target, *out]):
+            continue
+        les = make_lesion(
+            rng,
+            len(out) + 2,
+            p,
+            2 * r,
+            profile.lesions,
+            m.tissues[s],
+            float(scene.looks.suv[s]),
+            target=m.curies[s],
+            allow_deform=False,
+        )
+        out.append(les)
+    return out
+
+
+def _acceptable(scene: Scene, field: SubjectField | None, les, n: int = 9) -> list[int]:
+    """Label indices acceptable for a lesion: the label at its centroid, then the others that
+    cover ≥ 25 % of it (on an n³ grid over its bounding box)."""
+    lo, hi = les.bbox()
+    axes = [np.linspace(lo[a], hi[a], n) for a in range(3)]
+    g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    inside = les.inside(g)
+    pts = g[inside] if inside.any() else np.asarray(les.center_mm, float)[None]
+    centroid = pts.mean(0)
+    labs = _labels(scene, field, np.vstack([centroid[None], pts]))
+    primary, labs = int(labs[0]), labs[1:]
+    cnt = np.bincount(labs, minlength=scene.model.n + 1)
+    frac = cnt / max(len(labs), 1)
+    alts = [
+        int(i)
+        for i in np.argsort(-frac, kind="stable")
+        if frac[i] >= ALT_FRACTION and i != primary and i > 0
+    ]
+    return [primary, *alts] if primary > 0 else alts

@@ -1,0 +1,619 @@
+"""Training: the loop behind ``anatloc train``.
+
+* device: CUDA with bf16 autocast when present, else CPU (``device="auto"``);
+* seeds: ``TrainConfig.seed`` (+ rank) for torch, numpy and Python;
+* AdamW (no weight decay on biases, norms and the temperature), warm-up then cosine (or
+  one-cycle, or constant) over the planned steps;
+* each step: a batch from a :class:`~anatloc.retriever.data.SampleSource`, one random text
+  per term per level (paraphrase augmentation), the loss at both levels over the whole
+  vocabulary with the walker's bands (:mod:`.loss`, :mod:`.negatives`), weighted sum;
+* validation after every epoch (coarse-to-fine retrieval with the pooled texts, as at
+  prediction time); the best checkpoint by validation fine top-1 is written to ``out``;
+  early stopping after ``patience`` epochs without improvement; a wall-clock budget
+  (``max_minutes``);
+* a "last" checkpoint with optimizer, scheduler and RNG states (``<out stem>.last.pt``)
+  every ``checkpoint_minutes`` and at the end; ``resume`` continues from one (a plain
+  checkpoint warm-starts the weights);
+* Ctrl-C (KeyboardInterrupt) writes a usable last checkpoint (and ``out`` when none was
+  written yet) and re-raises;
+* DistributedDataParallel when launched by ``torchrun`` (``WORLD_SIZE`` > 1): gloo on CPU,
+  nccl on CUDA; each rank reads its share of the data, only rank 0 writes and reports.
+
+Progress goes to a callback (``progress(dict)``); the library prints nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from anatloc.ontology.describe import GENERATOR
+from anatloc.ontology.errors import DataError, UsageError
+
+from .checkpoint import read_checkpoint, save_checkpoint
+from .config import Preset
+from .data import Sample, SampleSource
+from .hierarchy import fine_to_coarse_table, retrieve
+from .infer import resolve_device
+from .loss import contrastive_loss
+from .model import Retriever, count_parameters
+from .negatives import NegativeBands
+from .text import TextBank
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    last: Path
+    metrics: dict[str, float]
+    epochs: int
+    steps: int
+    stopped: str  # "done" | "early" | "time"
+    seconds: float
+    parameters: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def last_path(out: str | os.PathLike) -> Path:
+    """Where the resumable "last" checkpoint of ``out`` goes: ``model.pt`` → ``model.last.pt``."""
+    p = Path(out)
+    return p.with_name(p.stem + ".last" + (p.suffix or ".pt"))
+
+
+# -- distributed ---------------------------------------------------------------------------------
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    initialized_here: bool = False
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: torch.device) -> Dist:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    here = False
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        here = True
+    return Dist(rank, world, local, here)
+
+
+def _all_reduce(t: torch.Tensor, d: Dist, op=None) -> torch.Tensor:
+    if d.world_size > 1:
+        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
+    return t
+
+
+# -- batches ------------------------------------------------------------------------------------
+def collate(samples: list[Sample], f2c: np.ndarray) -> dict[str, torch.Tensor]:
+    """Stack samples; positives padded with −1: fine (B, P) and their coarse parents."""
+    B = len(samples)
+    local = torch.stack([torch.as_tensor(s.local, dtype=torch.float32) for s in samples])
+    context = torch.stack([torch.as_tensor(s.context, dtype=torch.float32) for s in samples])
+    P = max(len(s.fine) for s in samples)
+    fine = np.full((B, P), -1, dtype=np.int64)
+    coarse_lists = []
+    for b, s in enumerate(samples):
+        fine[b, : len(s.fine)] = s.fine
+        cs = [int(s.coarse)] + [int(f2c[f]) for f in s.fine if int(f2c[f]) != int(s.coarse)]
+        coarse_lists.append(list(dict.fromkeys(cs)))
+    Pc = max(len(c) for c in coarse_lists)
+    coarse = np.full((B, Pc), -1, dtype=np.int64)
+    for b, cs in enumerate(coarse_lists):
+        coarse[b, : len(cs)] = cs
+    return {
+        "local": local,
+        "context": context,
+        "fine": torch.from_numpy(fine),
+        "coarse": torch.from_numpy(coarse),
+    }
+
+
+def _take(it: Iterator[Sample], n: int) -> list[Sample]:
+    out = []
+    for s in it:
+        out.append(s)
+        if len(out) == n:
+            break
+    return out
+
+
+# -- text ---------------------------------------------------------------------------------------
+class TextSide:
+    """Frozen text embeddings on the device: random text per term (training) or pooled."""
+
+    def __init__(self, bank: TextBank, device: torch.device, pool: str):
+        self.emb = {lvl: torch.from_numpy(bank[lvl].emb).to(device) for lvl in ("coarse", "fine")}
+        self.mask = {lvl: torch.from_numpy(bank[lvl].mask).to(device) for lvl in ("coarse", "fine")}
+        self.pooled = {
+            lvl: torch.from_numpy(bank[lvl].pooled(pool)).to(device) for lvl in ("coarse", "fine")
+        }
+
+    def sample(self, level: str, gen: torch.Generator | None = None) -> torch.Tensor:
+        """(N, dim): one of each term's texts, uniformly (paraphrase augmentation)."""
+        m = self.mask[level].float()
+        idx = torch.multinomial(m.cpu(), 1, generator=gen).to(m.device)[:, 0]
+        return self.emb[level][torch.arange(m.shape[0], device=m.device), idx]
+
+
+# -- checkpoint payload --------------------------------------------------------------------------
+def checkpoint_payload(
+    model: Retriever,
+    preset: Preset,
+    ont,
+    bank: TextBank,
+    text_model_path: str,
+    *,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    resume: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    pool = preset.model.text_pool
+    coarse, fine = ont.terms("coarse"), ont.terms("fine")
+    payload = {
+        "preset": preset.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "ontology_hash": ont.content_hash(),
+        "coarse_curies": [t.curie for t in coarse],
+        "coarse_labels": [t.label for t in coarse],
+        "fine_curies": [t.curie for t in fine],
+        "fine_labels": [t.label for t in fine],
+        "fine_parents": [t.parent for t in fine],
+        "text_model": bank.text_model,
+        "text_model_path": text_model_path,
+        "text_mode": bank.mode,
+        "generator": GENERATOR,
+        "text_coarse": torch.from_numpy(bank["coarse"].pooled(pool)).to(torch.float16),
+        "text_fine": torch.from_numpy(bank["fine"].pooled(pool)).to(torch.float16),
+        "training": training,
+        "metrics": metrics,
+    }
+    if resume is not None:
+        payload["resume"] = resume
+    return payload
+
+
+# -- validation ---------------------------------------------------------------------------------
+@torch.no_grad()
+def validate(
+    model: Retriever,
+    source: SampleSource,
+    text: TextSide,
+    f2c: torch.Tensor,
+    preset: Preset,
+    device: torch.device,
+    d: Dist,
+    batch_size: int,
+) -> dict[str, float]:
+    """fine top-1/top-3 and coarse top-1 of coarse-to-fine retrieval on ``source``."""
+    was = model.training
+    model.eval()
+    txt = {lvl: model.encode_text(lvl, text.pooled[lvl]) for lvl in ("coarse", "fine")}
+    scale = model.scale().float()
+    counts = torch.zeros(4, dtype=torch.float64)
+    it = source.samples(epoch=0, rank=d.rank, world_size=d.world_size, train=False)
+    f2c_np = f2c.cpu().numpy()
+    while True:
+        batch = _take(it, batch_size)
+        if not batch:
+            break
+        b = collate(batch, f2c_np)
+        with torch.autocast(
+            device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+        ):
+            img = model.encode_image(b["local"].to(device), b["context"].to(device))
+        ret = retrieve(
+            img.coarse.float() @ txt["coarse"].T,
+            img.fine.float() @ txt["fine"].T,
+            scale,
+            f2c,
+            top_k=preset.model.top_k,
+        )
+        fine = b["fine"].to(device)
+        valid = fine >= 0
+        hit1 = ((fine == ret.fine[:, None]) & valid).any(1) & ~ret.abstained
+        hit3 = ((fine[:, :, None] == ret.fine_top[:, None, :]) & valid[:, :, None]).any(2).any(1)
+        coarse = b["coarse"].to(device)
+        hitc = ((coarse == ret.coarse[:, None]) & (coarse >= 0)).any(1)
+        counts += torch.tensor(
+            [len(batch), hit1.sum().item(), hit3.sum().item(), hitc.sum().item()],
+            dtype=torch.float64,
+        )
+    counts = _all_reduce(counts, d)
+    model.train(was)
+    n = max(1.0, float(counts[0]))
+    return {
+        "n": int(counts[0]),
+        "fine_top1": float(counts[1]) / n,
+        "fine_top3": float(counts[2]) / n,
+        "coarse_top1": float(counts[3]) / n,
+    }
+
+
+# -- the loop -----------------------------------------------------------------------------------
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or name.endswith("logit_scale") else decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def _schedule(opt, preset: Preset, total: int):
+    tc = preset.train
+    if tc.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=tc.lr, total_steps=max(1, total), pct_start=max(0.01, tc.warmup_frac)
+        )
+    warm = max(1, int(tc.warmup_frac * total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if tc.schedule == "constant":
+            return 1.0
+        t = min(1.0, (step - warm) / max(1, total - warm))
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def train(
+    preset: Preset,
+    source: SampleSource,
+    ont,
+    out: str | os.PathLike,
+    *,
+    val_source: SampleSource | None = None,
+    text_bank: TextBank | None = None,
+    text_encoder=None,
+    resume: str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+    progress: Progress | None = None,
+    data_info: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train a retriever on ``source`` and write the best checkpoint to ``out``."""
+    tc = preset.train
+    out = Path(out)
+    last = last_path(out)
+    if not out.parent.is_dir():
+        raise DataError(f"cannot write {out}: folder {out.parent} does not exist")
+    dev = resolve_device(device)
+    d = setup_distributed(dev)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(dev)
+    seed = tc.seed + d.rank
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    bank = text_bank or TextBank.build(
+        ont, text_encoder, text_model=preset.model.text_model, mode=preset.model.text_mode
+    )
+    text = TextSide(bank, dev, preset.model.text_pool)
+    fine_curies = ont.curies("fine")
+    f2c = fine_to_coarse_table(ont, fine_curies, ont.curies("coarse")).to(dev)
+    f2c_np = f2c.cpu().numpy()
+    bands = NegativeBands(ont)
+
+    model = Retriever(preset.model, in_channels=preset.data.in_channels).to(dev)
+    n_params = count_parameters(model)
+    opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr)
+    per_epoch = tc.samples_per_epoch or len(source)
+    steps_per_epoch = max(1, math.ceil(per_epoch / (tc.batch_size * d.world_size)))
+    total_steps = steps_per_epoch * tc.epochs
+    sched = _schedule(opt, preset, total_steps)
+
+    state = {"epoch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "seconds": 0.0, "samples": 0}
+    history: list[dict[str, Any]] = []
+    best_metrics: dict[str, Any] = {}
+    if resume is not None:
+        ck = read_checkpoint(resume)
+        try:
+            model.load_state_dict(ck["state_dict"])
+        except RuntimeError as exc:
+            raise UsageError(
+                f"cannot resume from {resume}: its model does not match the preset "
+                f"({str(exc).splitlines()[0]}); resume with the same preset"
+            ) from None
+        r = ck.get("resume")
+        if r is not None:
+            opt.load_state_dict(r["optimizer"])
+            sched.load_state_dict(r["scheduler"])
+            state.update({k: r["state"][k] for k in state if k in r["state"]})
+            history = list(r.get("history", []))
+            best_metrics = dict(ck.get("metrics", {}).get("best", {}))
+            torch.set_rng_state(r["rng"]["torch"])
+        if progress and d.main:
+            progress(
+                {
+                    "event": "resumed",
+                    "path": str(resume),
+                    "epoch": state["epoch"],
+                    "full": r is not None,
+                }
+            )
+
+    net: torch.nn.Module = model
+    if d.world_size > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    use_amp = dev.type == "cuda"
+    t_start = time.monotonic() - state["seconds"]
+    t_last_ck = time.monotonic()
+    budget = tc.max_minutes * 60.0 if tc.max_minutes > 0 else math.inf
+
+    def elapsed() -> float:
+        return time.monotonic() - t_start
+
+    def training_meta(stopped: str = "") -> dict[str, Any]:
+        return {
+            "epochs": state["epoch"],
+            "steps": state["step"],
+            "samples": state["samples"],
+            "seconds": round(elapsed(), 1),
+            "seed": tc.seed,
+            "device": dev.type,
+            "world_size": d.world_size,
+            "parameters": n_params,
+            "stopped": stopped,
+            "data": data_info or {},
+            "negatives": bands.source,
+            "torch": str(torch.__version__),
+        }
+
+    def resume_state() -> dict[str, Any]:
+        s = dict(state)
+        s["seconds"] = elapsed()
+        return {
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "state": s,
+            "history": history,
+            "rng": {"torch": torch.get_rng_state()},
+        }
+
+    def write(path: Path, *, with_resume: bool, metrics: dict[str, Any], stopped: str = "") -> None:
+        if not d.main:
+            return
+        save_checkpoint(
+            path,
+            checkpoint_payload(
+                model,
+                preset,
+                ont,
+                bank,
+                preset.model.text_model,
+                training=training_meta(stopped),
+                metrics=metrics,
+                resume=resume_state() if with_resume else None,
+            ),
+        )
+
+    def report(**kw) -> None:
+        if progress is not None and d.main:
+            progress(kw)
+
+    def end_of_epoch() -> bool:
+        """Validate, keep the best; True when patience is exhausted."""
+        nonlocal best_metrics
+        if val_source is not None:
+            m = validate(model, val_source, text, f2c, preset, dev, d, tc.batch_size)
+        else:
+            m = {}
+        rec = {"epoch": state["epoch"], "step": state["step"], "seconds": round(elapsed(), 1), **m}
+        history.append(rec)
+        score = m.get("fine_top1", -1.0) + 1e-3 * m.get("coarse_top1", 0.0) if m else None
+        improved = score is None or score > state["best"]
+        if improved:
+            state["best"] = score if score is not None else state["best"]
+            state["bad_epochs"] = 0
+            best_metrics = {"val": m, "epoch": state["epoch"]}
+            write(out, with_resume=False, metrics={"best": best_metrics, "history": history})
+        else:
+            state["bad_epochs"] += 1
+        report(event="epoch", epoch=state["epoch"], epochs=tc.epochs, val=m, improved=improved)
+        return tc.patience > 0 and state["bad_epochs"] >= tc.patience
+
+    stopped = "done"
+    model.train()
+    report(
+        event="start",
+        parameters=n_params,
+        steps_per_epoch=steps_per_epoch,
+        epochs=tc.epochs,
+        device=dev.type,
+        world_size=d.world_size,
+        negatives=bands.source,
+    )
+    loss_ema = None
+    try:
+        while state["epoch"] < tc.epochs:
+            it = source.samples(
+                epoch=state["epoch"], rank=d.rank, world_size=d.world_size, train=True
+            )
+            for step_in_epoch in range(steps_per_epoch):
+                batch = _take(it, tc.batch_size)
+                if not batch:
+                    raise DataError("the training source gave no samples")
+                b = collate(batch, f2c_np)
+                exc_f, semi_f = bands.masks("fine", b["fine"].numpy())
+                exc_c, semi_c = bands.masks("coarse", b["coarse"].numpy())
+                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                    outp = net(
+                        b["local"].to(dev, non_blocking=True),
+                        b["context"].to(dev, non_blocking=True),
+                        text.sample("coarse", gen),
+                        text.sample("fine", gen),
+                    )
+                kw = dict(
+                    label_smoothing=tc.label_smoothing,
+                    semi_hard_weight=tc.semi_hard_weight,
+                    margin=tc.margin,
+                )
+                lf = contrastive_loss(
+                    outp["image_fine"],
+                    outp["text_fine"],
+                    outp["logit_scale"],
+                    b["fine"].to(dev),
+                    torch.from_numpy(exc_f).to(dev),
+                    torch.from_numpy(semi_f).to(dev),
+                    **kw,
+                )
+                lc = contrastive_loss(
+                    outp["image_coarse"],
+                    outp["text_coarse"],
+                    outp["logit_scale"],
+                    b["coarse"].to(dev),
+                    torch.from_numpy(exc_c).to(dev),
+                    torch.from_numpy(semi_c).to(dev),
+                    **kw,
+                )
+                loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} at step {state['step']}; lower --lr"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if tc.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    model.logit_scale.clamp_(0.0, model.max_log_scale)
+                state["step"] += 1
+                state["samples"] += len(batch) * d.world_size
+                lv = float(loss.detach())
+                loss_ema = lv if loss_ema is None else 0.95 * loss_ema + 0.05 * lv
+                report(
+                    event="step",
+                    epoch=state["epoch"],
+                    epochs=tc.epochs,
+                    step=step_in_epoch + 1,
+                    steps=steps_per_epoch,
+                    loss=loss_ema,
+                    acc_fine=float(lf["acc"]),
+                    acc_coarse=float(lc["acc"]),
+                    lr=sched.get_last_lr()[0],
+                    scale=float(outp["logit_scale"].detach()),
+                    seconds=elapsed(),
+                    val=history[-1] if history else {},
+                )
+                over = torch.tensor([1.0 if elapsed() > budget else 0.0])
+                if d.world_size > 1:
+                    over = _all_reduce(over, d, dist.ReduceOp.MAX)
+                if bool(over.item()):
+                    stopped = "time"
+                    break
+                if (
+                    tc.checkpoint_minutes > 0
+                    and time.monotonic() - t_last_ck > tc.checkpoint_minutes * 60
+                ):
+                    write(
+                        last, with_resume=True, metrics={"best": best_metrics, "history": history}
+                    )
+                    t_last_ck = time.monotonic()
+            state["epoch"] += 1
+            early = end_of_epoch()
+            if stopped == "time":
+                break
+            if early:
+                stopped = "early"
+                break
+    except KeyboardInterrupt:
+        write(
+            last,
+            with_resume=True,
+            metrics={"best": best_metrics, "history": history},
+            stopped="interrupted",
+        )
+        if not out.exists():
+            write(
+                out,
+                with_resume=False,
+                metrics={"best": best_metrics, "history": history},
+                stopped="interrupted",
+            )
+        raise
+    write(
+        last, with_resume=True, metrics={"best": best_metrics, "history": history}, stopped=stopped
+    )
+    if d.world_size > 1:
+        dist.barrier()
+        if d.initialized_here:
+            dist.destroy_process_group()
+    return TrainResult(
+        out=out,
+        last=last,
+        metrics=best_metrics.get("val", {}) if best_metrics else {},
+        epochs=state["epoch"],
+        steps=state["step"],
+        stopped=stopped,
+        seconds=elapsed(),
+        parameters=n_params,
+        history=history,
+    )
+
+
+def split_records(records, fraction: float, seed: int = 0):
+    """(train, validation) records, split by case; ``fraction`` of the cases (at least one
+    when there are two or more) are held out."""
+    if fraction <= 0:
+        return list(records), []
+    cases = sorted({r.case_id for r in records})
+    if len(cases) < 2:
+        return list(records), []
+    rng = random.Random(seed)
+    rng.shuffle(cases)
+    n_val = max(1, round(len(cases) * fraction))
+    n_val = min(n_val, len(cases) - 1)
+    val_cases = set(cases[:n_val])
+    return [r for r in records if r.case_id not in val_cases], [
+        r for r in records if r.case_id in val_cases
+    ]
+
+
+def merged_preset(
+    base: Preset, checkpoint_preset: dict[str, Any] | None, **train_overrides
+) -> Preset:
+    """On resume the model and data sections come from the checkpoint; training settings
+    from the checkpoint with the given overrides."""
+    from .config import apply_overrides
+
+    if checkpoint_preset is None:
+        return apply_overrides(base, **train_overrides)
+    ck = Preset.from_dict(checkpoint_preset)
+    return apply_overrides(dataclasses.replace(ck, name=ck.name), **train_overrides)

@@ -1,0 +1,99 @@
+"""The retriever's training stream from the phantom."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from anatloc.ontology.errors import DataError
+from anatloc.retriever.config import DataConfig, ScaleConfig
+from anatloc.retriever.data import SampleSource, phantom_source
+from anatloc.retriever.phantom_source import PhantomSource
+
+CFG = DataConfig(local=ScaleConfig(12, 4.0), context=ScaleConfig(10, 16.0))
+
+
+@pytest.fixture(scope="module")
+def src(toy_ont):
+    return PhantomSource("internal", toy_ont, CFG, seed=3, n_samples=12, field_spacing=6.0)
+
+
+def test_protocol_and_sample_layout(src, toy_ont):
+    assert isinstance(src, SampleSource) and len(src) == 12
+    it = src.samples(epoch=0, train=True)
+    batch = [next(it) for _ in range(6)]
+    nf = len(toy_ont.curies("fine"))
+    fine_to_coarse = {
+        i: toy_ont.curies("coarse").index(toy_ont[c].parent)
+        for i, c in enumerate(toy_ont.curies("fine"))
+    }
+    for s in batch:
+        assert tuple(s.local.shape) == (4, 12, 12, 12) and tuple(s.context.shape) == (4, 10, 10, 10)
+        assert s.local.dtype == torch.float32
+        assert all(0 <= f < nf for f in s.fine) and s.coarse == fine_to_coarse[s.fine[0]]
+        assert float(s.local[3].max()) > 0  # the target lesion's mask
+        assert float(s.local[0].abs().max()) <= 1.0  # CT scaled by the retriever's rule
+    assert any(float(s.local[1].max()) == 0 for s in batch) or all(
+        float(s.local[1].min()) == 1 for s in batch
+    )
+
+
+def test_samples_are_deterministic(src):
+    a = list(src.samples(epoch=0, train=False))
+    b = list(src.samples(epoch=0, train=False))
+    assert len(a) == 12
+    assert all(
+        torch.equal(x.local, y.local) and x.fine == y.fine for x, y in zip(a, b, strict=True)
+    )
+    r0 = [s.fine for s in src.samples(epoch=0, rank=0, world_size=2, train=False)]
+    r1 = [s.fine for s in src.samples(epoch=0, rank=1, world_size=2, train=False)]
+    assert len(r0) + len(r1) == 12
+    e0 = next(src.samples(epoch=0, train=True))
+    e1 = next(src.samples(epoch=1, train=True))
+    assert not torch.equal(e0.local, e1.local)
+
+
+def test_validation_covers_every_location(toy_ont):
+    n = len(toy_ont.curies("fine"))
+    src = PhantomSource(
+        "internal",
+        toy_ont,
+        CFG,
+        seed=0,
+        n_samples=2 * n,
+        distractors=0.0,
+        samples_per_subject=n,
+        field_spacing=6.0,
+    )
+    scenes = [src.lesion_scene(i, train=False) for i in range(2 * n)]
+    targets = {sc.lesions[0].target for sc, _, _, _ in scenes}
+    assert len(targets) == n
+    assert {sc.subject.sex for sc, _, _, _ in scenes} == {"male", "female"}
+
+
+def test_cache_roundtrip(src, toy_ont, tmp_path):
+    out = src.build_cache(tmp_path / "cache", n=5, shard_size=2)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["n"] == 5 and len(man["shards"]) == 3
+    cached = PhantomSource("internal", toy_ont, CFG, seed=3, cache_dir=out, field_spacing=6.0)
+    assert len(cached) == 5
+    val = list(cached.samples(epoch=0, train=False))
+    assert len(val) == 5 and tuple(val[0].local.shape) == (4, 12, 12, 12)
+    it = cached.samples(epoch=0, train=True)
+    assert len([next(it) for _ in range(7)]) == 7  # endless
+    other = DataConfig(local=ScaleConfig(16, 4.0), context=ScaleConfig(10, 16.0))
+    with pytest.raises(DataError, match="rebuild it"):
+        PhantomSource("internal", toy_ont, other, cache_dir=out)
+    with pytest.raises(DataError, match="does not exist"):
+        PhantomSource("internal", toy_ont, CFG, cache_dir=tmp_path / "none")
+
+
+def test_the_retriever_finds_the_source(toy_ont):
+    s = phantom_source("external", toy_ont, CFG, seed=1)
+    s.field_spacing = 6.0
+    assert isinstance(s, PhantomSource) and s.profile.name == "external"
+    x = next(s.samples(epoch=0, train=True))
+    assert np.isfinite(x.local.numpy()).all()

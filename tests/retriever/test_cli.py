@@ -1,0 +1,147 @@
+"""``anatloc train`` and ``anatloc evaluate`` through the real entry point (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from anatloc.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_train_then_evaluate_end_to_end(synth_table, fake_text_cache, tmp_path):
+    out = tmp_path / "model.pt"
+    r = run(
+        "train",
+        "--data",
+        synth_table,
+        "--preset",
+        "cpu-small",
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["preset"] == "cpu-small" and summary["epochs"] == 1 and summary["steps"] == 3
+    assert summary["size_mb"] < 10 and 1.5e6 < summary["parameters"] < 2.5e6
+    assert summary["validation"]["n"] == 3  # one of four cases held out
+    assert "validation fine top-1" in r.stderr and "training 2.18 M parameters" in r.stderr
+    assert out.exists() and out.with_name("model.last.pt").exists()
+
+    figs = tmp_path / "figs"
+    r = run(
+        "evaluate",
+        "--model",
+        out,
+        "--data",
+        synth_table,
+        "--json",
+        "--figures",
+        figs,
+        "--device",
+        "cpu",
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert set(m) == {"fine_top1", "fine_top3", "coarse_top1", "abstain_rate", "n", "per_region"}
+    assert m["n"] == 12 and 0 <= m["fine_top1"] <= m["fine_top3"] <= 1
+    assert set(m["per_region"]) == {"Head", "Abdomen", "Axial skeleton"}
+    assert (figs / "confusion_coarse.png").exists() and "ms/lesion" in r.stderr
+    r = run("evaluate", "--model", out, "--data", synth_table, "--device", "cpu")
+    assert r.exit_code == 0 and "fine_top1" in r.stdout and "per_region" not in r.stdout
+
+
+def test_train_usage_and_data_errors(synth_table, tmp_path, fake_text_cache):
+    r = run("train", "--out", tmp_path / "m.pt")
+    assert r.exit_code == 2 and "give --data lesions.csv or --phantom PROFILE" in r.stderr
+    r = run("train", "--data", synth_table, "--out", tmp_path / "nope" / "m.pt")
+    assert r.exit_code == 3 and "folder" in r.stderr and "does not exist" in r.stderr
+    r = run("train", "--data", synth_table, "--out", tmp_path / "m.pt", "--preset", "huge")
+    assert r.exit_code == 2 and "unknown preset 'huge'" in r.stderr
+    r = run("train", "--data", tmp_path / "missing.csv", "--out", tmp_path / "m.pt")
+    assert r.exit_code == 3 and "lesion table" in r.stderr and "does not exist" in r.stderr
+    r = run("train", "--data", synth_table, "--out", tmp_path / "m.pt", "--device", "tpu")
+    assert r.exit_code == 2 and "unknown device 'tpu'" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_evaluate_errors(synth_table, tmp_path, tiny_model):
+    r = run("evaluate", "--data", synth_table)
+    if not Path(__file__).parents[2].joinpath("retriever/models/default.pt").exists():
+        assert r.exit_code == 3 and "no default model is shipped yet" in r.stderr
+    junk = tmp_path / "junk.pt"
+    junk.write_text("x")
+    r = run("evaluate", "--model", junk, "--data", synth_table)
+    assert r.exit_code == 3 and "not an anatloc checkpoint" in r.stderr
+    edited = tmp_path / "my.ttl"
+    assert run("ontology", "init", edited).exit_code == 0
+    assert (
+        run("--ontology", edited, "ontology", "add", "Liver S9", "--parent", "Liver").exit_code == 0
+    )
+    r = run("--ontology", edited, "evaluate", "--model", tiny_model, "--data", synth_table)
+    assert r.exit_code == 4 and "1 added" in r.stderr and "Liver S9" in r.stderr
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; from anatloc.cli.main import app; "
+        "assert 'torch' not in sys.modules and 'nibabel' not in sys.modules, 'heavy import'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_with_gloo(synth_table, fake_text_cache, tmp_path):
+    """torchrun, 2 CPU processes, gloo: a few steps of the real command."""
+    out = tmp_path / "ddp.pt"
+    env = dict(os.environ, ANATLOC_CACHE_DIR=str(fake_text_cache), OMP_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "anatloc.cli.main",
+        "train",
+        "--data",
+        str(synth_table),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--json",
+    ]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary = json.loads(p.stdout)  # printed once, by rank 0
+    assert summary["steps"] == 2 * 3  # ceil(9 lesions / (2 ranks × 2)) per epoch
+    from anatloc.retriever.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(out)
+    assert ck["training"]["world_size"] == 2 and ck["metrics"]["best"]["val"]["n"] == 3

@@ -1,0 +1,90 @@
+"""Prediction records and the evaluation metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from anatloc.ontology.errors import DataError
+from anatloc.retriever.evaluate import confusion_figure, confusion_matrix, evaluate
+from anatloc.retriever.infer import PREDICTION_COLUMNS, Localizer, Prediction
+from anatloc.retriever.table import LesionRecord, read_lesion_table
+
+
+def test_predictions_carry_the_design_columns(tiny_model, synth_table, shipped):
+    loc = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped)
+    preds = loc.predict(synth_table)
+    assert len(preds) == 12
+    row = preds[0].as_row()
+    assert set(PREDICTION_COLUMNS) <= set(row) and row["case_id"] == "case0"
+    assert row["mask_label"] == "1"  # the lesion's own columns are echoed
+    for p in preds:
+        t = shipped[p.curie]
+        assert p.abstained or t.level == "fine"
+        assert p.coarse_curie == (t.parent if t.level == "fine" else t.curie)
+        assert p.region == shipped.region_of(p.coarse_curie).label
+        assert 0 <= p.score <= 1 and 1 <= len(p.top3) <= 3
+    assert loc.last_timing["lesions"] == 12 and loc.last_timing["model_ms_per_lesion"] > 0
+    # abstention by threshold: every prediction backs off to its coarse location
+    again = loc.predict(synth_table, abstain_threshold=0.999)
+    assert all(p.abstained and p.curie == p.coarse_curie for p in again)
+
+
+def _pred(ont, lesion_id, fine, top3=(), abstained=False):
+    t = ont.get(fine)
+    c = ont.coarse_of(t)
+    name, curie = (c.label, c.curie) if abstained else (t.label, t.curie)
+    tops = [ont.get(x) for x in (top3 or [fine])]
+    return Prediction(
+        lesion_id,
+        "c",
+        name,
+        curie,
+        c.label,
+        c.curie,
+        ont.region_of(c).label,
+        0.5,
+        [x.label for x in tops],
+        [x.curie for x in tops],
+        abstained,
+    )
+
+
+def _rec(ont, lesion_id, *names):
+    return LesionRecord(lesion_id, "c", pet=None, locations=tuple(ont.get(n).curie for n in names))  # type: ignore[arg-type]
+
+
+def test_metrics_count_acceptable_sets_and_abstentions(shipped, tmp_path):
+    recs = [
+        _rec(shipped, "a", "Liver S7", "Liver S8"),  # second acceptable label predicted
+        _rec(shipped, "b", "Liver S7"),  # wrong segment, right organ, right in top-3
+        _rec(shipped, "c", "Rib L7"),  # abstained on the right coarse location
+        _rec(shipped, "d", "Brain"),  # wrong everywhere
+    ]
+    preds = [
+        _pred(shipped, "a", "Liver S8"),
+        _pred(shipped, "b", "Liver S6", top3=("Liver S6", "Liver S7")),
+        _pred(shipped, "c", "Rib L7", abstained=True),
+        _pred(shipped, "d", "Rib R7"),
+    ]
+    m = evaluate(preds, recs, shipped)
+    assert set(m) == {"fine_top1", "fine_top3", "coarse_top1", "abstain_rate", "n", "per_region"}
+    assert m["n"] == 4 and m["fine_top1"] == 0.25 and m["fine_top3"] == 0.75
+    assert m["coarse_top1"] == 0.75 and m["abstain_rate"] == 0.25
+    assert m["per_region"]["Abdomen"] == {"n": 2, "fine_top1": 0.5, "coarse_top1": 1.0}
+    assert next(iter(m["per_region"])) == "Head"  # ontology order
+    labels, counts = confusion_matrix(preds, recs, shipped)
+    assert "Liver" in labels and counts.sum() == 4
+    files = confusion_figure(preds, recs, shipped, tmp_path / "figs")
+    assert files[0].read_bytes()[:4] == b"\x89PNG" and files[1].read_text().startswith("true")
+    with pytest.raises(DataError, match="no prediction for lesion"):
+        evaluate(preds[:3], recs, shipped)
+    with pytest.raises(DataError, match="no lesion has locations"):
+        evaluate(preds, [_rec(shipped, "a")], shipped)
+
+
+def test_records_without_locations_are_predicted_not_evaluated(tiny_model, synth_table, shipped):
+    recs = read_lesion_table(synth_table, shipped)
+    loc = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped)
+    preds = loc.predict(recs[:3])
+    assert [p.lesion_id for p in preds] == [r.lesion_id for r in recs[:3]]
+    assert evaluate(preds, recs[:3], shipped)["n"] == 3

@@ -1,0 +1,158 @@
+"""The training loop: stopping rules, Ctrl-C, resume, sources, negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from anatloc.ontology.errors import UsageError
+from anatloc.retriever.checkpoint import read_checkpoint
+from anatloc.retriever.config import get_preset
+from anatloc.retriever.data import MixedSource, Sample, SampleSource, TableSource
+from anatloc.retriever.hierarchy import fine_to_coarse_table
+from anatloc.retriever.negatives import NegativeBands
+from anatloc.retriever.table import read_lesion_table
+from anatloc.retriever.text import TextBank
+from anatloc.retriever.train import collate, last_path, split_records, train
+
+from .conftest import default_id_encoder
+
+SMALL = dict(local_size=16, context_size=16, batch_size=4, checkpoint_minutes=0)
+
+
+@pytest.fixture(scope="module")
+def parts(synth_table):
+    from anatloc.ontology import load_ontology, shipped_path
+
+    ont = load_ontology(shipped_path())
+    recs = read_lesion_table(synth_table, ont, require_locations=True)
+    f2c = fine_to_coarse_table(ont, ont.curies("fine"), ont.curies("coarse")).numpy()
+    bank = TextBank.build(ont, default_id_encoder(), cache=False)
+    return ont, recs, f2c, bank
+
+
+class Stream:
+    """A synthetic stream source (like the phantom's): random patches, fixed labels."""
+
+    def __init__(self, n=8, size=16, interrupt_after=None):
+        self.n, self.size, self.interrupt_after, self.given = n, size, interrupt_after, 0
+
+    def __len__(self):
+        return self.n
+
+    def samples(self, *, epoch, rank=0, world_size=1, train=True):
+        g = torch.Generator().manual_seed(epoch * 100 + rank)
+        for i in range(10**9 if train else self.n):
+            if self.interrupt_after is not None and self.given >= self.interrupt_after:
+                raise KeyboardInterrupt
+            self.given += 1
+            x = torch.randn(4, self.size, self.size, self.size, generator=g)
+            yield Sample(x, x.clone(), [i % 3, 5], 0)
+
+
+def test_table_source_is_a_sample_source(parts):
+    ont, recs, f2c, _ = parts
+    cfg = get_preset("cpu-small", **SMALL).data
+    src = TableSource(recs, ont.curies("fine"), f2c, cfg)
+    assert isinstance(src, SampleSource) and len(src) == 12
+    it = src.samples(epoch=0)
+    s = next(it)
+    assert s.local.shape == (4, 16, 16, 16) and s.context.shape == (4, 16, 16, 16)
+    assert s.coarse == int(f2c[s.fine[0]])
+    val = list(src.samples(epoch=0, train=False))
+    assert len(val) == 12 and [v.fine for v in val] == src.fine
+    again = list(src.samples(epoch=5, train=False))
+    assert torch.equal(torch.as_tensor(val[3].local), torch.as_tensor(again[3].local))
+    # PET-only case (the last one): the CT flag is 0 for its lesions
+    assert float(torch.as_tensor(val[-1].local)[1].max()) == 0.0
+    shares = [src._share(r, 2) for r in range(2)]
+    assert sorted(shares[0] + shares[1]) == list(range(12)) and not set(shares[0]) & set(shares[1])
+    mixed = MixedSource([src, Stream()], seed=1)
+    assert len(mixed) == 20 and next(mixed.samples(epoch=0)).local.shape[0] == 4
+
+
+def test_collate_pads_positives_and_adds_coarse_parents(parts):
+    ont, _, f2c, _ = parts
+    x = torch.zeros(4, 8, 8, 8)
+    fine = ont.curies("fine")
+    s7, rib = fine.index(ont.get("Liver S7").curie), fine.index(ont.get("Rib L7").curie)
+    b = collate([Sample(x, x, [s7, rib], int(f2c[s7])), Sample(x, x, [rib], int(f2c[rib]))], f2c)
+    assert b["fine"].tolist() == [[s7, rib], [rib, -1]]
+    assert b["coarse"].tolist() == [[int(f2c[s7]), int(f2c[rib])], [int(f2c[rib]), -1]]
+
+
+def test_negative_bands_never_exclude_positives(parts):
+    ont = parts[0]
+    nb = NegativeBands(ont)
+    fine = ont.curies("fine")
+    i, j = fine.index(ont.get("Rib L7").curie), fine.index(ont.get("Rib L8").curie)
+    exc, semi = nb.masks("fine", np.array([[i, j], [i, -1]]))
+    assert exc.shape == (2, 387) and not exc[0, i] and not exc[0, j] and not semi[0, j]
+    assert semi[1, j]  # the next rib is a semi-hard negative of Rib L7
+    assert not (exc & semi).any()
+    plain = NegativeBands(ont, use_walker=False)
+    assert plain.source == "hierarchy"
+    s7 = fine.index(ont.get("Liver S7").curie)
+    _, semi = plain.masks("fine", np.array([[s7]]))
+    assert {ont[fine[k]].parent for k in np.flatnonzero(semi[0])} == {ont[fine[s7]].parent}
+    assert semi[0].sum() == 9  # the other liver locations
+
+
+def test_time_budget_and_early_stopping(parts, tmp_path, monkeypatch):
+    ont, recs, f2c, bank = parts
+    p = get_preset("cpu-small", **SMALL, max_minutes=1e-6, epochs=3)
+    src = TableSource(recs, ont.curies("fine"), f2c, p.data)
+    r = train(p, src, ont, tmp_path / "t.pt", text_bank=bank, device="cpu")
+    assert r.stopped == "time" and r.steps == 1 and (tmp_path / "t.pt").exists()
+    import anatloc.retriever.train as train_module
+
+    flat = {"n": 12, "fine_top1": 0.5, "fine_top3": 0.5, "coarse_top1": 0.5}
+    monkeypatch.setattr(train_module, "validate", lambda *a, **k: dict(flat))  # never improves
+    p = get_preset("cpu-small", **SMALL, epochs=6, patience=2)
+    r = train(p, src, ont, tmp_path / "e.pt", val_source=src, text_bank=bank, device="cpu")
+    assert r.stopped == "early" and r.epochs == 3 and len(r.history) == 3
+    assert read_checkpoint(tmp_path / "e.pt")["metrics"]["best"]["epoch"] == 1
+
+
+def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(parts, tmp_path):
+    ont, _, _, bank = parts
+    p = get_preset("cpu-small", **SMALL, epochs=3)
+    out = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(p, Stream(interrupt_after=10), ont, out, text_bank=bank, device="cpu")
+    last = read_checkpoint(last_path(out))
+    assert last["training"]["stopped"] == "interrupted" and last["resume"]["state"]["step"] == 2
+    assert out.exists()  # a usable model even before the first epoch ended
+    r = train(p, Stream(), ont, out, text_bank=bank, device="cpu", resume=last_path(out))
+    # interrupted in epoch 2 of 3 after 2 steps: epochs 2 and 3 run again (2 steps each)
+    assert r.epochs == 3 and r.steps == 2 + 2 * 2
+    assert [h["epoch"] for h in r.history] == [1, 2, 3]
+    warm = train(
+        get_preset("cpu-small", **SMALL, epochs=1),
+        Stream(),
+        ont,
+        tmp_path / "w.pt",
+        text_bank=bank,
+        device="cpu",
+        resume=out,
+    )
+    assert warm.steps == 2  # weights only: a fresh schedule
+    with pytest.raises(UsageError, match="does not match the preset"):
+        train(
+            get_preset("cpu-small", **SMALL, embed_dim=64),
+            Stream(),
+            ont,
+            tmp_path / "x.pt",
+            text_bank=bank,
+            device="cpu",
+            resume=out,
+        )
+
+
+def test_split_by_case(parts):
+    _, recs, _, _ = parts
+    tr, va = split_records(recs, 0.25, seed=0)
+    assert len(tr) + len(va) == 12 and len(va) == 3
+    assert not {r.case_id for r in tr} & {r.case_id for r in va}
+    assert split_records(recs[:3], 0.5)[1] == []  # one case: nothing to hold out
