@@ -102,6 +102,23 @@ def train(
         str | None,
         typer.Option("--phantom", help="Stream synthetic lesions from the phantom (a profile)."),
     ] = None,
+    phantom_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--phantom-samples", min=1, help="Phantom lesions per epoch (default: 8 per location)."
+        ),
+    ] = None,
+    phantom_cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--phantom-cache",
+            help="Render the phantom lesions once into this folder (train/ and val/) and reuse "
+            "them every epoch and every later run; much faster on a CPU.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes that render the phantom cache.")
+    ] = 1,
     preset: Annotated[
         str, typer.Option("--preset", help="cpu-small (2 CPU cores, < 1 h) or paper (GPU).")
     ] = "cpu-small",
@@ -144,7 +161,7 @@ def train(
 
     from anatloc.retriever.checkpoint import read_checkpoint
     from anatloc.retriever.config import get_preset
-    from anatloc.retriever.data import MixedSource, TableSource, phantom_source
+    from anatloc.retriever.data import MixedSource, TableSource
     from anatloc.retriever.hierarchy import fine_to_coarse_table
     from anatloc.retriever.table import read_lesion_table
     from anatloc.retriever.train import merged_preset, split_records
@@ -212,8 +229,15 @@ def train(
                 progress=cache_progress("preparing validation lesions"),
             )
     if phantom is not None:
-        sources.append(phantom_source(phantom, ont, cfg.data, seed=cfg.train.seed))
-        info["phantom"] = phantom
+        from anatloc.retriever.phantom_source import phantom_sources
+
+        train_src, phantom_val = phantom_sources(
+            phantom, ont, cfg, phantom_samples, phantom_cache, workers, cache_progress
+        )
+        sources.append(train_src)
+        if val_source is None:
+            val_source = phantom_val
+        info.update(phantom=phantom, phantom_samples=len(train_src), phantom_val=len(phantom_val))
     source = sources[0] if len(sources) == 1 else MixedSource(sources, seed=cfg.train.seed)
 
     try:
@@ -305,6 +329,14 @@ def evaluate(
             help="Predict over the current ontology even if the model was trained on another.",
         ),
     ] = False,
+    flat: Annotated[
+        bool,
+        typer.Option(
+            "--flat",
+            help="Search all fine locations at once instead of coarse-to-fine (what the "
+            "hierarchy is worth on your data).",
+        ),
+    ] = False,
     device: DeviceOpt = "auto",
     ontology: OntologyOpt = None,
     as_json: JsonOpt = False,
@@ -331,7 +363,11 @@ def evaluate(
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
     records = read_lesion_table(data, ont, require_locations=True)
     preds = loc.predict(
-        records, batch_size=batch_size, top_k=top_k, abstain_threshold=abstain_threshold
+        records,
+        batch_size=batch_size,
+        top_k=top_k,
+        abstain_threshold=abstain_threshold,
+        hierarchical=False if flat else None,
     )
     metrics = run_evaluation(preds, records, ont)
     t = loc.last_timing

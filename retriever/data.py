@@ -13,7 +13,7 @@ Sources:
   part (jitter, rotation about the centre, zoom, intensity, CT dropout) is applied to the
   cached blocks per batch.  Memory: about 1.2 MB per lesion for ``cpu-small``.
 * the phantom's patch stream (``anatloc.phantom``) provides another implementation of the
-  same protocol, ``PhantomSource`` (see :func:`phantom_source`).
+  same protocol, ``anatloc.retriever.phantom_source.PhantomSource``.
 
 Distributed training: a source is asked for the samples of one rank.  A training pass is
 endless (the trainer decides how many steps make an epoch, the same on every rank); a
@@ -281,10 +281,3 @@ class MixedSource:
         rng = np.random.default_rng([self.seed, epoch, rank])
         while True:
             yield next(its[int(rng.choice(len(its), p=weights))])
-
-
-def phantom_source(profile: str, ont, cfg: DataConfig, *, seed: int = 0) -> SampleSource:
-    """The phantom's patch stream for ``profile`` (``anatloc train --phantom PROFILE``)."""
-    from anatloc.retriever.phantom_source import PhantomSource
-
-    return PhantomSource(profile, ont, cfg, seed=seed)

@@ -10,7 +10,7 @@ import torch
 
 from anatloc.ontology.errors import DataError
 from anatloc.retriever.config import DataConfig, ScaleConfig
-from anatloc.retriever.data import SampleSource, phantom_source
+from anatloc.retriever.data import SampleSource
 from anatloc.retriever.phantom_source import PhantomSource
 
 CFG = DataConfig(local=ScaleConfig(12, 4.0), context=ScaleConfig(10, 16.0))
@@ -92,8 +92,23 @@ def test_cache_roundtrip(src, toy_ont, tmp_path):
 
 
 def test_the_retriever_finds_the_source(toy_ont):
-    s = phantom_source("external", toy_ont, CFG, seed=1)
+    s = PhantomSource("external", toy_ont, CFG, seed=1)
     s.field_spacing = 6.0
     assert isinstance(s, PhantomSource) and s.profile.name == "external"
     x = next(s.samples(epoch=0, train=True))
     assert np.isfinite(x.local.numpy()).all()
+
+
+def test_cache_codes_keep_what_the_network_sees():
+    from anatloc.retriever.phantom_source import decode_blocks, encode_block
+
+    rng = np.random.default_rng(0)
+    raw = np.stack(
+        [rng.uniform(-1000, 1500, (8, 8, 8)), rng.gamma(1.0, 3.0, (8, 8, 8)), rng.random((8, 8, 8))]
+    ).astype(np.float32)
+    back = decode_blocks(encode_block(raw)[None])[0]
+    window = (raw[0] > -180) & (raw[0] < 260)
+    assert np.abs(back[0] - raw[0])[window].max() <= 1.0  # half a 1.9 HU step
+    low = raw[1] < 10
+    assert np.abs(back[1] - raw[1])[low].max() < 0.15
+    assert np.abs(back[2] - raw[2]).max() <= 0.5 / 255 + 1e-6
