@@ -378,8 +378,6 @@ def validate(
         reasoner = run_hermit(ont)
         if reasoner["status"] == "inconsistent":
             issues.insert(0, v.Issue("", "hermit", "ERROR", reasoner["message"]))
-        for c in reasoner.get("unsatisfiable", []):
-            issues.insert(0, v.Issue(c, "hermit-unsatisfiable", "ERROR", f"{c} is unsatisfiable"))
     bad = v.failed(issues, fail_on)
     if as_json:
         out = {

@@ -355,10 +355,15 @@ class PhantomSource:
         if workers > 1 and len(todo) > 1:
             import multiprocessing as mp
 
+            # each worker keeps one copy of the source (and so its current subject field);
+            # consecutive shards of one subject go to the same worker
+            per_subject = max(1, self.samples_per_subject // shard_size) if train else 1
             ctx = mp.get_context("fork")
-            with ctx.Pool(min(workers, len(todo))) as pool:
-                args = [(self, out, k, idx, train) for k, idx in todo]
-                for entry in pool.imap_unordered(_shard_job, args):
+            with ctx.Pool(
+                min(workers, len(todo)), initializer=_init_worker, initargs=(self, out)
+            ) as pool:
+                args = [(k, idx, train) for k, idx in todo]
+                for entry in pool.imap_unordered(_shard_job, args, chunksize=per_subject):
                     done += entry["n"]
                     if progress is not None:
                         progress(done, n)
@@ -518,10 +523,17 @@ def phantom_sources(profile, ont, cfg, n_samples=None, cache=None, workers=1, ca
     return out[0], out[1]
 
 
-def _shard_job(args) -> dict:
-    src, out, k, idx, train = args
+_WORKER: dict = {}
+
+
+def _init_worker(src: PhantomSource, out: Path) -> None:
     torch.set_num_threads(1)
-    return src._write_shard(out, k, idx, train)
+    _WORKER["src"], _WORKER["out"] = src, out
+
+
+def _shard_job(args) -> dict:
+    k, idx, train = args
+    return _WORKER["src"]._write_shard(_WORKER["out"], k, idx, train)
 
 
 # ------------------------------------------------------------------------------------------
