@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from . import graph_cmd, ontology_cmd, phantom_cmd, retriever_cmd, sparql_cmd
+from . import (
+    baseline_cmd,
+    graph_cmd,
+    ontology_cmd,
+    phantom_cmd,
+    predict_cmd,
+    retriever_cmd,
+    sparql_cmd,
+)
 from .common import AnatlocGroup
 
 app = typer.Typer(
@@ -61,6 +69,9 @@ app.add_typer(phantom_cmd.app, name="phantom")
 app.command("sparql")(sparql_cmd.sparql)
 app.command("train")(retriever_cmd.train)
 app.command("evaluate")(retriever_cmd.evaluate)
+app.command("predict")(predict_cmd.predict)
+app.command("demo")(predict_cmd.demo)
+app.add_typer(baseline_cmd.app, name="baseline")
 
 
 def main() -> None:

@@ -100,8 +100,8 @@ def _axis_angle(axis: Sequence[float], deg: float) -> np.ndarray:
 
 def _apply_affine_xyz(a: np.ndarray, b: np.ndarray, x, y, z):
     """Elementwise ``a @ p + b`` on float32 component arrays (deterministic, no BLAS)."""
-    a = a.astype(F32)
-    b = b.astype(F32)
+    a = np.asarray(a, F32)
+    b = np.asarray(b, F32)
     ox = x * a[0, 0] + y * a[0, 1] + z * a[0, 2] + b[0]
     oy = x * a[1, 0] + y * a[1, 1] + z * a[1, 2] + b[1]
     oz = x * a[2, 0] + y * a[2, 1] + z * a[2, 2] + b[2]
@@ -165,7 +165,8 @@ def _seg_dist2(px, py, pz, a, b):
         t = np.zeros_like(px)
     else:
         t = (dx * F32(ab[0]) + dy * F32(ab[1]) + dz * F32(ab[2])) * F32(1.0 / l2)
-        t = np.clip(t, F32(0.0), F32(1.0))
+        # == np.clip(t, 0, 1), without np.clip's per-call overhead
+        t = np.minimum(np.maximum(t, F32(0.0)), F32(1.0))
     ex = dx - t * F32(ab[0])
     ey = dy - t * F32(ab[1])
     ez = dz - t * F32(ab[2])
@@ -200,6 +201,11 @@ def _ellipse2d(x, y, rx, ry, power: int = 2):
     return np.where(big >= F32(1.0), out, inside)
 
 
+def _f32col(v) -> np.ndarray:
+    """Values as a float32 column (k, 1), to broadcast against (1, points)."""
+    return np.asarray(v, float).astype(F32)[:, None]
+
+
 def _combine_box(d2, dz):
     """Combine a 2-D distance and an axial distance like a box sdf."""
     o2 = np.maximum(d2, F32(0.0))
@@ -207,23 +213,26 @@ def _combine_box(d2, dz):
     return np.sqrt(o2 * o2 + oz * oz) + np.minimum(np.maximum(d2, dz), F32(0.0))
 
 
-def _ev_on(node, ctx, p, m, fill):
+def _ev_on(node, ctx, p, m, fill, cap=None):
     """``node``'s values where the bool mask ``m`` holds and ``fill`` elsewhere; a sparse mask
     is evaluated on the subset only (values are per point, so this changes nothing but the
-    speed).  Returns None when the mask is empty."""
+    speed).  ``cap`` (None, a scalar or one value per point) is passed on.  Returns None when
+    the mask is empty."""
     if m is True:
-        return node.ev(ctx, p)
+        return node.ev(ctx, p, cap)
     cnt = int(np.count_nonzero(m))
     if cnt == 0:
         return None
     n = m.size
     if cnt == n:
-        return node.ev(ctx, p)
+        return node.ev(ctx, p, cap)
     if cnt > 0.6 * n:
-        return np.where(m, node.ev(ctx, p), F32(fill))
+        return np.where(m, node.ev(ctx, p, cap), F32(fill))
     idx = np.flatnonzero(m)
     v = np.full(n, fill, F32)
-    v[idx] = node.ev(ctx.sub(idx), tuple(c[idx] for c in p))
+    if cap is not None and np.ndim(cap):
+        cap = cap[idx]
+    v[idx] = node.ev(ctx.sub(idx), tuple(c[idx] for c in p), cap)
     return v
 
 
@@ -267,7 +276,7 @@ class _Node:
         tolerance of a location is scaled by the largest value in its tree."""
         return max([1.0, *(k.lip(atlas) for k in self.children())])
 
-    def ev(self, ctx: _Ctx, p) -> np.ndarray:  # pragma: no cover - abstract
+    def ev(self, ctx: _Ctx, p, cap=None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def bbox(
@@ -313,7 +322,7 @@ class _Sphere(_Node):
         self.rad = float(_req(d, "radius"))
         self.c32 = self.c.astype(F32)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         x = p[0] - self.c32[0]
         y = p[1] - self.c32[1]
         z = p[2] - self.c32[2]
@@ -338,7 +347,7 @@ class _Ellipsoid(_Framed):
         # the outside approximation steepens with the aspect ratio
         return min(2.0, 1.0 + 0.2 * (float(self.rad.max() / self.rad.min()) - 1.0))
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         x, y, z = self._local(p)
         ax = x / self.r32[0]
         ay = y / self.r32[1]
@@ -374,7 +383,7 @@ class _Box(_Framed):
         self.half = half
         self.h32 = np.maximum(half - self.rnd, 0).astype(F32)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         x, y, z = self._local(p)
         qx = np.abs(x) - self.h32[0]
         qy = np.abs(y) - self.h32[1]
@@ -404,20 +413,48 @@ class _Capsule(_Node):
             raise SpecError("capsule radius must be > 0")
         self.path = path
         self.rad = rad
+        # per segment, as (segments, 1) float32 columns: start a, direction ab, 1 / |ab|^2
+        # (0 for a degenerate segment: t = 0), start radius and radius change
+        ab = path[1:] - path[:-1]
+        l2 = [float(v @ v) for v in ab]  # as _seg_dist2 computes it
+        col = _f32col
+        self._a = [col(path[:-1, k]) for k in range(3)]
+        self._ab = [col(ab[:, k]) for k in range(3)]
+        self._inv = col([1.0 / v if v > 1e-12 else 0.0 for v in l2])
+        self._r0 = col(rad[:-1])
+        self._dr = col(rad[1:] - rad[:-1])
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
+        # All segments at once, as (segments, points) arrays, with per element the same
+        # float32 operations as _seg_dist2 followed by sqrt(d2) - (r0 + t * (r1 - r0))
+        # (r0 + t * 0 == r0 for an untapered segment; t == 0 for a degenerate one).
         x, y, z = p
         if len(self.path) == 1:
             a = self.path[0]
             dx, dy, dz = x - F32(a[0]), y - F32(a[1]), z - F32(a[2])
             return np.sqrt(dx * dx + dy * dy + dz * dz) - F32(self.rad[0])
-        best = None
-        for i in range(len(self.path) - 1):
-            d2, t = _seg_dist2(x, y, z, self.path[i], self.path[i + 1])
-            r0, r1 = self.rad[i], self.rad[i + 1]
-            d = np.sqrt(d2) - F32(r0) if r0 == r1 else np.sqrt(d2) - (F32(r0) + t * F32(r1 - r0))
-            best = d if best is None else np.minimum(best, d)
-        return best
+        n = len(x)
+        nseg = len(self._inv)
+        if nseg == 1:
+            return self._segs(x, y, z)[0]
+        out = np.empty(n, F32)
+        step = max(1, (1 << 20) // nseg)
+        for s0 in range(0, n, step):
+            sl = slice(s0, min(n, s0 + step))
+            np.min(self._segs(x[sl], y[sl], z[sl]), axis=0, out=out[sl])
+        return out
+
+    def _segs(self, x, y, z):
+        (ax, ay, az), (bx, by, bz) = self._a, self._ab
+        dx = x[None, :] - ax
+        dy = y[None, :] - ay
+        dz = z[None, :] - az
+        t = (dx * bx + dy * by + dz * bz) * self._inv
+        t = np.minimum(np.maximum(t, F32(0.0)), F32(1.0))
+        ex = dx - t * bx
+        ey = dy - t * by
+        ez = dz - t * bz
+        return np.sqrt(ex * ex + ey * ey + ez * ez) - (self._r0 + t * self._dr)
 
     def bbox(self, prep, grp):
         lo = (self.path - self.rad[:, None]).min(0)
@@ -458,7 +495,7 @@ class _Cylinder(_Framed):
         self.rr = np.asarray(rr)
         self.rr32 = self.rr.astype(F32)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         x, y, z = self._local(p)
         d2 = _ellipse2d(x, y, self.rr32[0], self.rr32[1])
         dz = np.abs(z) - F32(self.hh)
@@ -495,6 +532,8 @@ class _Loft(_Node):
         self.slo = [
             np.ascontiguousarray(np.r_[np.diff(tab[:, k]), 0.0]).astype(F32) for k in range(4)
         ]
+        # the same rows packed (cx, cy, rx, ry, slopes): one gather per point
+        self.rows = np.ascontiguousarray(np.stack(self.tab + self.slo, 1))
         self.z0 = F32(z0)
         self.zmax = F32(z0 + n - 1)
         self.nrow = n
@@ -508,15 +547,16 @@ class _Loft(_Node):
     def lip(self, atlas):
         return self._lip
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         x, y, z = p
-        zc = np.clip(z, self.z0, self.zmax) - self.z0
+        zc = np.minimum(np.maximum(z, self.z0), self.zmax) - self.z0
         i = np.minimum(zc.astype(np.int32), self.nrow - 2)
         f = zc - i.astype(F32)
-        cx = self.tab[0][i] + f * self.slo[0][i]
-        cy = self.tab[1][i] + f * self.slo[1][i]
-        rx = self.tab[2][i] + f * self.slo[2][i]
-        ry = self.tab[3][i] + f * self.slo[3][i]
+        r = np.take(self.rows, i, axis=0)  # == tab[k][i], slo[k][i]
+        cx = r[:, 0] + f * r[:, 4]
+        cy = r[:, 1] + f * r[:, 5]
+        rx = r[:, 2] + f * r[:, 6]
+        ry = r[:, 3] + f * r[:, 7]
         d2 = _ellipse2d(x - cx, y - cy, rx, ry, self.power)
         dz = np.maximum(self.z32[0] - z, z - self.z32[-1])
         return _combine_box(d2, dz)
@@ -541,7 +581,7 @@ class _Halfspace(_Node):
         self.n32 = self.n.astype(F32)
         self.off = F32(float(self.n @ self.pt))
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         return p[0] * self.n32[0] + p[1] * self.n32[1] + p[2] * self.n32[2] - self.off
 
     def bbox(self, prep, grp):
@@ -596,27 +636,65 @@ class _Sheet(_Node):
                 )
             )
 
-    def ev(self, ctx, p):
+    def _prep_rows(self):
+        """Per-triangle (T, 1) and per-edge (3T, 1) float32 columns for ``ev``."""
+        if getattr(self, "_rows", None) is None:
+            col = _f32col
+            tr = self.tris
+            r = {}
+            for nm, k in (("a", 0), ("b", 1), ("c", 2), ("nor", 6), ("e0", 8), ("e1", 9), ("e2", 10)):
+                r[nm] = [col([t[k][ax] for t in tr]) for ax in range(3)]
+            r["inn"] = col([1.0 / t[7] for t in tr])
+            # edges a-b, b-c, c-a of every triangle, as segments (start, direction, 1/|ab|^2)
+            st = np.array([q for t in tr for q in (t[0], t[1], t[2])], float)
+            en = np.array([q for t in tr for q in (t[1], t[2], t[0])], float)
+            ab = en - st
+            l2 = [float(v @ v) for v in ab]  # as _seg_dist2 computes it
+            r["sa"] = [col(st[:, ax]) for ax in range(3)]
+            r["sab"] = [col(ab[:, ax]) for ax in range(3)]
+            r["sinv"] = col([1.0 / v if v > 1e-12 else 0.0 for v in l2])
+            self._rows = r
+        return self._rows
+
+    def ev(self, ctx, p, cap=None):
+        # All triangles at once, as (triangles, points) arrays, with per element the same
+        # float32 operations as the triangle-by-triangle formula (the sign test picks the
+        # face or the nearest edge); the minimum over triangles is exact in any order.
         x, y, z = p
-        best = None
-        for a, b, c, _ba, _cb, _ac, nor, nn, e0, e1, e2 in self.tris:
-            pax, pay, paz = x - F32(a[0]), y - F32(a[1]), z - F32(a[2])
-            pbx, pby, pbz = x - F32(b[0]), y - F32(b[1]), z - F32(b[2])
-            pcx, pcy, pcz = x - F32(c[0]), y - F32(c[1]), z - F32(c[2])
-            s = (
-                np.sign(pax * F32(e0[0]) + pay * F32(e0[1]) + paz * F32(e0[2]))
-                + np.sign(pbx * F32(e1[0]) + pby * F32(e1[1]) + pbz * F32(e1[2]))
-                + np.sign(pcx * F32(e2[0]) + pcy * F32(e2[1]) + pcz * F32(e2[2]))
-            )
-            dp = pax * F32(nor[0]) + pay * F32(nor[1]) + paz * F32(nor[2])
-            face = dp * dp * F32(1.0 / nn)
-            e_a, _ = _seg_dist2(x, y, z, a, b)
-            e_b, _ = _seg_dist2(x, y, z, b, c)
-            e_c, _ = _seg_dist2(x, y, z, c, a)
-            edge = np.minimum(np.minimum(e_a, e_b), e_c)
-            d = np.sqrt(np.where(s < F32(2.0), edge, face))
-            best = d if best is None else np.minimum(best, d)
-        return best - F32(self.t / 2)
+        r = self._prep_rows()
+        n = len(x)
+        nt = len(self.tris)
+        out = np.empty(n, F32)
+        step = max(1, (1 << 19) // nt)
+        for s0 in range(0, n, step):
+            sl = slice(s0, min(n, s0 + step))
+            np.min(self._tris(r, x[sl], y[sl], z[sl]), axis=0, out=out[sl])
+        return out - F32(self.t / 2)
+
+    def _tris(self, r, x, y, z):
+        nt = len(self.tris)
+        x, y, z = x[None, :], y[None, :], z[None, :]
+
+        def rel(v):
+            return x - v[0], y - v[1], z - v[2]
+
+        def dot(u, v):
+            return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
+
+        pa, pb, pc = rel(r["a"]), rel(r["b"]), rel(r["c"])
+        sgn = np.sign(dot(pa, r["e0"])) + np.sign(dot(pb, r["e1"])) + np.sign(dot(pc, r["e2"]))
+        dp = dot(pa, r["nor"])
+        face = dp * dp * r["inn"]
+        # the three edges of each triangle (rows 3i, 3i + 1, 3i + 2), as in _seg_dist2
+        d = rel(r["sa"])
+        t = dot(d, r["sab"]) * r["sinv"]
+        t = np.minimum(np.maximum(t, F32(0.0)), F32(1.0))
+        ex = d[0] - t * r["sab"][0]
+        ey = d[1] - t * r["sab"][1]
+        ez = d[2] - t * r["sab"][2]
+        e2 = (ex * ex + ey * ey + ez * ez).reshape(nt, 3, -1)
+        edge = np.minimum(np.minimum(e2[:, 0], e2[:, 1]), e2[:, 2])
+        return np.sqrt(np.where(sgn < F32(2.0), edge, face))
 
     def bbox(self, prep, grp):
         return self.v.min(0) - self.t / 2, self.v.max(0) + self.t / 2
@@ -635,17 +713,23 @@ class _Union(_Node):
     def children(self):
         return self.kids
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         # Pointwise gate: a member only counts where the point lies within its bbox + CLAMP;
         # elsewhere it counts as CLAMP.  This keeps far-away members out of the computation
         # and is still a function of the point alone.
+        # With a cap (see _Intersect.ev), a sharp union passes it to every member: the
+        # minimum is exact where it is <= cap (that member is exact and the others are
+        # exact or above the cap), and above the cap where every member is.  A smooth union
+        # blends near-equal members, so its members are evaluated exactly.
+        if self.smooth > 0:
+            cap = None
         out = None
         for k in self.kids:
             lo, hi = ctx.prep.node_bbox[id(k)]
             g = ctx.gate(p, lo - float(CLAMP), hi + float(CLAMP))
             if g is False:
                 continue
-            v = _ev_on(k, ctx, p, g, CLAMP)
+            v = _ev_on(k, ctx, p, g, CLAMP, cap)
             if v is None:
                 continue
             if out is None:
@@ -687,13 +771,24 @@ class _Intersect(_Node):
     def children(self):
         return self.kids
 
-    def ev(self, ctx, p):
-        # cheapest members first; a point already CLAMP away needs no more members (the
-        # result is clamped at CLAMP, so it is the same either way)
-        out = self.order[0].ev(ctx, p)
+    def ev(self, ctx, p, cap=None):
+        # Cheapest members first; a point already CLAMP away needs no more members (the
+        # result is clamped at CLAMP, so it is the same either way).
+        #
+        # ``cap`` (None, a scalar or one value per point, >= 0): the caller only needs the
+        # value where it is <= cap, and only "above cap" elsewhere.  Every node honours the
+        # contract "exact where the true value <= cap, some value > cap where it is not"
+        # (nodes that ignore the cap are exact everywhere).  The maximum of the members is
+        # above the cap as soon as one member is, so the remaining members are skipped
+        # there: such points end at CLAMP (> cap), exactly as if their partial maximum had
+        # reached CLAMP.  Where the partial maximum is <= cap it is exact, and the next
+        # member, evaluated under the same cap, keeps the contract.
+        out = self.order[0].ev(ctx, p, cap)
         for k in self.order[1:]:
             act = out < CLAMP
-            v = _ev_on(k, ctx, p, act, CLAMP)
+            if cap is not None:
+                act &= out <= cap
+            v = _ev_on(k, ctx, p, act, CLAMP, cap)
             if v is None:
                 break
             out = np.maximum(out, v)
@@ -729,14 +824,19 @@ class _Subtract(_Node):
     def children(self):
         return self.kids
 
-    def ev(self, ctx, p):
-        out = self.kids[0].ev(ctx, p)
+    def ev(self, ctx, p, cap=None):
+        # the base honours the cap (see _Intersect.ev); a point whose partial value is
+        # above the cap skips the cuts (a skipped cut counts as CLAMP: max(out, -CLAMP) is
+        # out, which is above the cap >= 0); the cuts themselves are evaluated exactly
+        out = self.kids[0].ev(ctx, p, cap)
         for k in self.kids[1:]:
             lo, hi = ctx.prep.node_bbox[id(k)]
             g = ctx.gate(p, lo - float(CLAMP), hi + float(CLAMP))
             if g is False:
                 continue
             m = out < CLAMP
+            if cap is not None:
+                m &= out <= cap
             if g is not True:
                 m &= g
             v = _ev_on(k, ctx, p, m, CLAMP)
@@ -767,7 +867,7 @@ class _Shell(_Node):
     def children(self):
         return [self.kid]
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         d = self.kid.ev(ctx, p) - F32(self.offset)
         t = F32(self.t)
         if self.side == "outer":
@@ -797,7 +897,7 @@ class _Offset(_Node):
     def children(self):
         return [self.kid]
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         return self.kid.ev(ctx, p) - F32(self.by)
 
     def bbox(self, prep, grp):
@@ -813,7 +913,7 @@ class _Cell(_Node):
         self.part = str(_req(d, "partition"))
         self.cell = str(_req(d, "cell"))
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         return ctx.cell(self.part, self.cell)
 
     def lip(self, atlas):
@@ -844,11 +944,11 @@ class _Switch(_Node):
         v = ("true" if v else "false") if isinstance(v, bool) else str(v)
         return self.cases.get(v, self.default)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         k = self.pick(ctx.prep.subject)
         if k is None:
             return np.full(p[0].shape, CLAMP, F32)
-        return k.ev(ctx, p)
+        return k.ev(ctx, p, cap)
 
     def bbox(self, prep, grp):
         k = self.pick(prep.subject)
@@ -864,7 +964,7 @@ class _Ref(_Node):
     def lip(self, atlas):
         return atlas._loc_lip(self.key)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         return ctx.ref(self.key)
 
     def bbox(self, prep, grp):
@@ -881,7 +981,7 @@ class _Aux(_Node):
     def lip(self, atlas):
         return atlas._aux_lip(self.name)
 
-    def ev(self, ctx, p):
+    def ev(self, ctx, p, cap=None):
         return ctx.aux(self.name)
 
     def bbox(self, prep, grp):
@@ -1254,6 +1354,9 @@ class _Group:
         # world -> local: compose (world -> body) then (body -> local)
         self.w_a = self.a_inv @ world_a
         self.w_b = self.a_inv @ world_b + self.b_inv
+        self.identity = bool(np.array_equal(self.w_a, np.eye(3)) and not np.any(self.w_b))
+        self.w_a32 = self.w_a.astype(F32)
+        self.w_b32 = self.w_b.astype(F32)
 
     def local_to_body_bbox(self, lo, hi):
         return _xf_bbox(self.a_fwd, self.b_fwd, lo, hi)
@@ -1467,10 +1570,7 @@ class _Ctx:
         v = self.cache.get(key)
         if v is None:
             g = self.prep.group(gname)
-            if np.array_equal(g.w_a, np.eye(3)) and not np.any(g.w_b):
-                v = self.w
-            else:
-                v = _apply_affine_xyz(g.w_a, g.w_b, *self.w)
+            v = self.w if g.identity else _apply_affine_xyz(g.w_a32, g.w_b32, *self.w)
             self.cache[key] = v
         return v
 
@@ -1501,10 +1601,10 @@ class _Ctx:
                 m = c if m is None else m & c
         return m
 
-    def _memo(self, key, compute):
+    def _memo(self, key, compute, share: bool = True):
         v = self.cache.get(key)
         if v is None:
-            if self.shared is not None:
+            if share and self.shared is not None:
                 v = self.shared.get(key, self.idx, compute)
             else:
                 v = compute(self)
@@ -1520,7 +1620,7 @@ class _Ctx:
                 v = v * F32(g.scale)
             return v
 
-        return self._memo(("R", key), compute)
+        return self._memo(("R", key), compute, self.prep.atlas._shared_keys.get(("R", key), False))
 
     def aux(self, name: str):
         def compute(c: _Ctx):
@@ -1534,31 +1634,38 @@ class _Ctx:
                 v = v - F32(grow)
             return v
 
-        return self._memo(("A", name), compute)
+        return self._memo(("A", name), compute, self.prep.atlas._shared_keys.get(("A", name), False))
 
     def cell(self, part: str, cell: str):
+        """A cell of a partition: max(container, (own - other) * 0.5 / wmax), where ``own`` is
+        the (metric) distance to the cell's nearest seed and ``other`` the distance to the
+        nearest seed of any other cell.  The shared store keeps, per point, the container,
+        the nearest and second-nearest cell distances and the nearest cell; ``other`` is the
+        second-nearest where this cell is the nearest, else the nearest (the same minimum
+        over the other cells, so the same float)."""
         pt = self.prep.atlas._parts[part]
 
         def compute(c: _Ctx):
             p = c.local(pt.group)
             cont = pt.node.ev(c, p)
-            rows = [cont]
-            for pts in pt.seeds32:
-                best = None
-                for s in pts:
-                    dx = (p[0] - s[0]) * pt.w32[0]
-                    dy = (p[1] - s[1]) * pt.w32[1]
-                    dz = (p[2] - s[2]) * pt.w32[2]
-                    d2 = dx * dx + dy * dy + dz * dz
-                    best = d2 if best is None else np.minimum(best, d2)
-                rows.append(np.sqrt(best))
-            return np.stack(rows)
+            m = pt.cell_dists(p)
+            if len(m) == 1:
+                return np.stack([cont, m[0], np.full_like(cont, CLAMP), np.zeros_like(cont)])
+            arg = np.argmin(m, axis=0)
+            cols = np.arange(m.shape[1])
+            best = m[arg, cols]
+            m[arg, cols] = np.inf
+            second = m.min(axis=0)
+            return np.stack([cont, best, second, arg.astype(F32)])
 
         st = self._memo(("P", part), compute)
-        cont, m = st[0], st[1:]
+        cont, best, second, arg = st[0], st[1], st[2], st[3]
         i = pt.cell_index[cell]
-        own = m[i]
-        other = np.min(np.delete(m, i, axis=0), axis=0) if len(m) > 1 else np.full_like(own, CLAMP)
+        if len(pt.cells) == 1:
+            own, other = best, second
+        else:
+            own = pt.cell_dists(self.local(pt.group), i)[0]
+            other = np.where(arg == F32(i), second, best)
         val = (own - other) * F32(0.5 / pt.wmax)
         return np.maximum(cont, val)
 
@@ -1599,6 +1706,31 @@ class _PartDef:
         self.w32 = w.astype(F32)
         self.wmax = float(w.max())
         self.seeds32 = [np.asarray(seeds[c], float).reshape(-1, 3).astype(F32) for c in self.cells]
+        allseeds = np.concatenate(self.seeds32)
+        self._sx = [np.ascontiguousarray(allseeds[:, a])[:, None] for a in range(3)]
+        self._starts = np.cumsum([0] + [len(v) for v in self.seeds32])
+
+    def cell_dists(self, p, cell: int | None = None) -> np.ndarray:
+        """(cells, n) metric distances from the points to each cell's nearest seed (or only
+        to cell ``cell``'s, shape (1, n)): sqrt of the minimum over the seeds of
+        ((x - sx) * wx)**2 + ((y - sy) * wy)**2 + ((z - sz) * wz)**2, in that float32 order."""
+        n = len(p[0])
+        if cell is None:
+            a, b, starts = 0, len(self._sx[0]), self._starts[:-1]
+        else:
+            a, b = int(self._starts[cell]), int(self._starts[cell + 1])
+            starts = np.zeros(1, np.int64)
+        w = self.w32
+        out = np.empty((len(starts), n), F32)
+        step = max(1, (1 << 21) // max(b - a, 1))  # bound the (seeds, points) temporaries
+        for s0 in range(0, n, step):
+            sl = slice(s0, min(n, s0 + step))
+            dx = (p[0][None, sl] - self._sx[0][a:b]) * w[0]
+            dy = (p[1][None, sl] - self._sx[1][a:b]) * w[1]
+            dz = (p[2][None, sl] - self._sx[2][a:b]) * w[2]
+            d2 = dx * dx + dy * dy + dz * dz
+            out[:, sl] = np.minimum.reduceat(d2, starts, axis=0)
+        return np.sqrt(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1639,6 +1771,18 @@ class Atlas:
         self._parts = {n: _PartDef(n, d) for n, d in (frame.get("partitions") or {}).items()}
         self._lips: dict = {}
         self.lip = np.array([self._loc_lip(k) for k in self.keys])
+        # values worth sharing between the evaluations of different locations at the same
+        # points: aux shapes used more than once and locations referenced by another one
+        # (the others are computed in place: the same values, without the store)
+        uses: dict = {}
+        roots = [n.node for n in (*self._locs.values(), *self._aux.values(), *self._parts.values())]
+        for root in roots:
+            for n in _walk(root):
+                if n.kind == "aux":
+                    uses[("A", n.name)] = uses.get(("A", n.name), 0) + 1
+                elif n.kind == "ref":
+                    uses[("R", n.key)] = uses.get(("R", n.key), 0) + 2
+        self._shared_keys = {k: v >= 2 for k, v in uses.items()}
         self.cell_mm = float(cell_mm)
         # odd sub-millimetre offset of the cell grid: voxel centres on round numbers never
         # sit on a cell face
@@ -1756,8 +1900,23 @@ class Atlas:
         )
         return ctx.ref(self.keys[i])
 
-    def _eval_shared(self, shared: _Shared, i: int, idx: np.ndarray) -> np.ndarray:
-        return shared.ctx(idx).ref(self.keys[i])
+    def _eval_shared(self, shared: _Shared, i: int, idx: np.ndarray, cap=None) -> np.ndarray:
+        """Location ``i``'s own shape at the points ``idx`` of ``shared``.  With a ``cap``
+        (scalar or per point, >= 0) the values are exact where they are <= cap and only
+        guaranteed to be > cap elsewhere (see _Intersect.ev); a location referenced by
+        another one is evaluated exactly, through the shared store."""
+        key = self.keys[i]
+        ctx = shared.ctx(idx)
+        if cap is None or self._shared_keys.get(("R", key), False):
+            return ctx.ref(key)
+        loc = self._locs[key]
+        g = shared.prep.group(loc.group)
+        if g.scale == 1.0:
+            return loc.node.ev(ctx, ctx.local(loc.group), cap)
+        # local values are multiplied by the scale: a slightly larger local cap keeps the
+        # contract through the float32 product
+        lcap = (cap / F32(g.scale)) * F32(1.0 + 1e-5) + F32(1e-4)
+        return loc.node.ev(ctx, ctx.local(loc.group), lcap) * F32(g.scale)
 
     def _label_points(self, prep: _Prepared, pts: np.ndarray) -> np.ndarray:
         n = len(pts)
@@ -1851,23 +2010,27 @@ class Atlas:
                 ent_loc = s_loc[np.repeat(starts[prow], cnt) + within]
             # classify every entry at its cell centre
             d = np.empty(len(ent_loc), F32)
-            o = np.argsort(ent_loc, kind="stable")
+            o = np.argsort(ent_loc.astype(np.int16 if len(self.keys) < 32767 else np.int32), kind="stable")
             sl = ent_loc[o]
             cut = np.flatnonzero(np.r_[True, sl[1:] != sl[:-1], True])
             shared = _Shared(prep, cen.astype(F32))
-            for a, b in pairwise(cut):
-                idx = o[a:b]
-                d[idx] = self._eval_shared(shared, int(sl[a]), ent_cell[idx])
             thr = (
                 self._SAFETY * size * math.sqrt(3.0) / 2.0 * prep.stretch * self.lip[ent_loc]
             ).astype(F32)
+            for a, b in pairwise(cut):
+                idx = o[a:b]
+                # only the class (in / out / boundary) of a value above thr matters
+                d[idx] = self._eval_shared(shared, int(sl[a]), ent_cell[idx], thr[idx])
             is_in = d < -thr
             # a location claims only points inside its (conservative) world bbox, so "in"
             # also needs the whole cell inside that bbox
-            inside_bb = np.all(lo[ent_cell] >= prep.world_lo[ent_loc], axis=1) & np.all(
-                hi[ent_cell] <= prep.world_hi[ent_loc], axis=1
-            )
-            is_in &= inside_bb
+            ii = np.flatnonzero(is_in)
+            if len(ii):
+                ec, el = ent_cell[ii], ent_loc[ii]
+                inside_bb = np.all(lo[ec] >= prep.world_lo[el], axis=1) & np.all(
+                    hi[ec] <= prep.world_hi[el], axis=1
+                )
+                is_in[ii[~inside_bb]] = False
             is_out = d > thr
             pri = prep.priority[ent_loc]
             best_in = np.full(len(cells), -np.inf)
@@ -1962,16 +2125,20 @@ class Atlas:
         ccnt = np.bincount(prow, minlength=nrow)
         best_p = np.full(n, -np.inf, F32)
         best_d = np.full(n, np.inf, F32)
+        pax = [np.ascontiguousarray(pact[:, k]) for k in range(3)]
         # how far the sdf can have moved between the cell centre and each point
-        reach = (np.sqrt(((pact - cen[prow]) ** 2).sum(1)) * res["thr_per_mm"]).astype(F32)
+        # (== sqrt(((pact - cen[prow]) ** 2).sum(1)), summed in the same order)
+        dcen = [pax[k] - cen[prow, k] for k in range(3)]
+        reach = np.sqrt((dcen[0] * dcen[0] + dcen[1] * dcen[1]) + dcen[2] * dcen[2])
+        reach = (reach * res["thr_per_mm"]).astype(F32)
         # highest priority first (equal priority: lower index first)
         eo = np.lexsort((ent_row, ent_loc, -prep.priority[ent_loc]))
         el, er, ed = ent_loc[eo], ent_row[eo], ent_d[eo]
         cut = np.flatnonzero(np.r_[True, el[1:] != el[:-1], True])
         shared = _Shared(prep, pact.astype(F32))
         rowval = np.zeros(nrow, F32)
-        pax = [np.ascontiguousarray(pact[:, k]) for k in range(3)]
-        plo, phi = pact.min(0), pact.max(0)
+        plo = np.array([c.min() for c in pax])
+        phi = np.array([c.max() for c in pax])
         for a, b in pairwise(cut):
             i = int(el[a])
             rows = er[a:b]
@@ -2000,7 +2167,7 @@ class Atlas:
                 pidx = pidx[inb]
                 if len(pidx) == 0:
                     continue
-            dd = self._eval_shared(shared, i, pidx)
+            dd = self._eval_shared(shared, i, pidx, F32(0.0))  # only dd <= 0 matters
             m = (dd <= F32(0.0)) & ((best_p[pidx] < pr) | (dd < best_d[pidx]))
             if m.any():
                 q = pidx[m]

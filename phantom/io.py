@@ -127,6 +127,9 @@ def table_text(rows: list[dict]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(TABLE_COLUMNS)
     for r in rows:
+        # the table's lesion id is unique over the run (a case's rows number its lesions
+        # 1, 2, … like the mask); it is the lesion table's default id, <case_id>:<mask_label>
+        r = {**r, "lesion_id": f"{r['case_id']}:{r['lesion_id']}"}
         w.writerow([fmt(r.get(c, "")) for c in TABLE_COLUMNS])
     return buf.getvalue()
 

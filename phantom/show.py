@@ -21,6 +21,8 @@ import numpy as np
 from anatloc.ontology.errors import DataError
 from anatloc.ontology.fileio import atomic_write
 
+from . import mip
+
 
 def _load(path: Path, required: bool):
     import nibabel as nib
@@ -65,24 +67,17 @@ def render_mip(case_dir: str | Path, out: str | Path, vmax: float = 10.0, dpi: i
     ct = _load(case_dir / "ct.nii.gz", False)
     les = _load(case_dir / "lesions.nii.gz", False)
 
-    mip = pet.max(axis=1)  # (x, z)
+    views = mip.project(pet, paff, ("coronal",))
     fig_h = 9.0
-    height_mm = pet.shape[2] * paff[2, 2]
-    width_mm = pet.shape[0] * paff[0, 0]
+    height_mm = views["coronal"].height_mm
+    width_mm = views["coronal"].width_mm
     panels = 2 if ct is not None else 1
     fig_w = max(4.0, fig_h * width_mm / height_mm * panels * 1.1 + 0.6)
     fig, axes = plt.subplots(1, panels, figsize=(fig_w, fig_h), facecolor="white", squeeze=False)
     ax = axes[0, 0]
-    ax.imshow(
-        mip.T,
-        cmap="gray_r",
-        vmin=0.0,
-        vmax=vmax,
-        origin="lower",
-        extent=_extent(pet.shape, paff),
-        interpolation="bilinear",
+    mip.draw_view(
+        ax, views["coronal"], vmax=vmax, title=f"{case_dir.name}: PET MIP (SUV 0-{vmax:g})"
     )
-    ax.set_title(f"{case_dir.name}: PET MIP (SUV 0-{vmax:g})", fontsize=9)
     y_slice = None
     if les is not None:
         lm, laff = les
@@ -92,21 +87,9 @@ def render_mip(case_dir: str | Path, out: str | Path, vmax: float = 10.0, dpi: i
         ys = []
         for i in ids:
             m = lm == i
-            proj = m.any(axis=1).astype(float)
-            ax.contour(xs, zs, proj.T, levels=[0.5], colors=["#d62728"], linewidths=0.9)
+            proj = m.any(axis=1).astype(np.float32)
+            mip.draw_outline(ax, mip.Outline(proj, xs, zs), str(i), colour="#d62728")
             idx = np.argwhere(m)
-            top = idx[:, 2].max()
-            xi = idx[:, 0].min()
-            ax.text(
-                laff[0, 3] + xi * laff[0, 0] - 6,
-                laff[2, 3] + top * laff[2, 2] + 6,
-                str(i),
-                color="#d62728",
-                fontsize=8,
-                fontweight="bold",
-                ha="left",
-                va="bottom",
-            )
             ys.append(laff[1, 3] + idx[:, 1].mean() * laff[1, 1])
         if ys:
             y_slice = float(np.median(ys))
@@ -131,15 +114,13 @@ def render_mip(case_dir: str | Path, out: str | Path, vmax: float = 10.0, dpi: i
         ax2.set_title(
             f"CT coronal, y = {caff[1, 3] + j * caff[1, 1]:.0f} mm (W400/L40)", fontsize=9
         )
-    for a in axes[0]:
+    for a in axes[0, 1:]:  # the CT panel; the MIP is drawn by anatloc.phantom.mip
         a.invert_xaxis()  # +x (the patient's right) on the viewer's left
         a.set_xticks([])
         a.set_yticks([])
         a.set_aspect("equal")
         for sp in a.spines.values():
             sp.set_visible(False)
-    axes[0, 0].text(0.01, 0.01, "R", transform=axes[0, 0].transAxes, fontsize=9)
-    axes[0, 0].text(0.97, 0.01, "L", transform=axes[0, 0].transAxes, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})

@@ -16,4 +16,10 @@ Modules (import what you need; nothing heavy is imported here):
 ``train``       the training loop (``anatloc train``)
 ``infer``       ``Localizer.from_checkpoint(...).predict(...)``
 ``evaluate``    metrics and the confusion picture (``anatloc evaluate``)
+``predict``     the main job: a case's images and lesions → predictions, facts, MIP
+                (``anatloc predict``)
+``report``      report sentences from the ontology; Markdown and HTML reports
+``demo``        ``anatloc demo``: a phantom case end to end
+``baseline``    the segmentation baseline (``anatloc baseline segmentation``); its tables
+                are in ``data/`` (TotalSegmentator class → ontology term)
 """

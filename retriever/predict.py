@@ -1,0 +1,925 @@
+"""The main job: from a case's images and its lesions to report-ready predictions.
+
+>>> from anatloc.retriever.infer import Localizer
+>>> from anatloc.retriever.predict import CaseInput, predict_cases
+>>> loc = Localizer.from_checkpoint(shipped_model_path())              # doctest: +SKIP
+>>> case = CaseInput.from_files("pet.nii.gz", ct="ct.nii.gz", lesions="mask.nii.gz")
+>>> [r.as_row()["sentence"] for r in predict_cases(loc, [case])[0].lesions]  # doctest: +SKIP
+['FDG-avid lesion in Liver S7 (segment VII of the liver), SUVmax 8.3, 2.1 cm.']
+
+Inputs of a case (:class:`CaseInput`): a PET in SUV, an optional CT on any grid, and the
+lesions as a **mask** (an instance mask: 0 background, one id per lesion; or a binary mask —
+a single non-zero value, as autoPET ships it — split into connected components with
+26-connectivity and numbered head to toe), as **boxes** (a CSV of centres and sizes in
+world mm, RAS), or as rows of a **lesion table** (:func:`cases_from_table`, many cases).
+
+Everything happens in world space (RAS mm, from each NIfTI's affine), so images on different
+grids and in any orientation work together.  Memory stays small for large images:
+
+* the mask is read once in its stored integer type; each lesion keeps only its bounding box,
+  and its patches are cut from a float32 crop of that box (the other lesions are not in it,
+  exactly as the network's target-lesion channel wants);
+* the CT is read only over the union of the lesions' patch extents (nibabel array-proxy
+  slicing), never converted to float32 as a whole;
+* the PET is read once (it is small) and projected for the MIP picture while in memory.
+
+The network runs batched through :meth:`Localizer.retrieve_patches`; the patches are the
+ones :meth:`Localizer.predict` cuts for the same lesions (tested), so predictions agree with
+``anatloc evaluate``.
+
+Lesion facts, from the PET in world space:
+
+``suv_max`` / ``suv_mean``  over the PET voxels whose centre lies in the lesion (the mask
+                            resampled onto the PET grid by nearest neighbour; a box's
+                            inscribed ellipsoid); a lesion smaller than a PET voxel uses the
+                            PET voxels that hold its mask voxels' centres (a box: its centre)
+``volume_ml``               mask voxels × voxel volume (a box: its ellipsoid, π/6·x·y·z)
+``diameter_mm``             the maximum Feret diameter of the voxelized lesion: the largest
+                            distance between two corners of its voxels (a box: its largest side)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anatloc.ontology.errors import DataError
+
+from .nifti import Volume, load_volume, make_volume
+from .table import CENTER, SIZE, LesionRecord, _err, _float
+
+#: columns every prediction row ends with, after the lesion's own columns
+RESULT_COLUMNS = (
+    "location",
+    "curie",
+    "coarse",
+    "coarse_curie",
+    "region",
+    "score",
+    "top3",
+    "abstained",
+    "sentence",
+    "suv_max",
+    "suv_mean",
+    "volume_ml",
+    "diameter_mm",
+    "pet_only",
+)
+#: PET file names that say nothing about the case: the case id is then the folder's name
+GENERIC_NAMES = {"pet", "suv", "pet_suv", "suv_pet", "image", "img"}
+#: mask values in a binary mask: a single distinct non-zero value
+_STRUCTURE_26 = np.ones((3, 3, 3), dtype=bool)
+
+
+def shipped_model_path() -> Path:
+    """The checkpoint shipped with anatloc (``retriever/models/default.pt``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("anatloc.retriever") / "models" / "default.pt"))
+
+
+def model_path(model: str | os.PathLike | None) -> Path:
+    """``model``, or the shipped model — with a clear error when none is shipped."""
+    if model is not None:
+        return Path(model)
+    path = shipped_model_path()
+    if not path.is_file():
+        raise DataError(
+            "no default model is shipped: train one with 'anatloc train --phantom internal "
+            "--out model.pt' (or on your lesion table with --data) and pass --model model.pt"
+        )
+    return path
+
+
+def case_id_for(pet: str | os.PathLike) -> str:
+    """The PET file's name without ``.nii``/``.nii.gz``, or its folder's name when the file
+    name is generic (``pet.nii.gz``, ``SUV.nii.gz`` …)."""
+    p = Path(pet)
+    name = p.name
+    for ext in (".nii.gz", ".nii"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if name.lower() in GENERIC_NAMES and p.resolve().parent.name:
+        return p.resolve().parent.name
+    return name
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseInput:
+    """One case to predict: images and lesions (mask lesions, box lesions, or both)."""
+
+    case_id: str
+    pet: Path
+    ct: Path | None = None
+    #: a lesion mask; with ``mask_labels`` None every lesion in it is predicted (instance
+    #: ids, or connected components of a binary mask)
+    mask: Path | None = None
+    #: lesion records (from a table or a boxes file); mask records name their ``mask_label``
+    records: list[LesionRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_files(
+        cls,
+        pet: str | os.PathLike,
+        *,
+        ct: str | os.PathLike | None = None,
+        lesions: str | os.PathLike | None = None,
+        boxes: str | os.PathLike | None = None,
+        case_id: str | None = None,
+    ) -> CaseInput:
+        """A single case: ``lesions`` (a mask) or ``boxes`` (a CSV), exactly one of them."""
+        from anatloc.ontology.errors import UsageError
+
+        if (lesions is None) == (boxes is None):
+            raise UsageError(
+                "give the lesions as exactly one of a mask (--lesions MASK.nii.gz) or boxes "
+                "(--boxes boxes.csv)"
+            )
+        pet_p = _existing(pet, "pet")
+        ct_p = _existing(ct, "ct") if ct is not None else None
+        cid = case_id or case_id_for(pet_p)
+        if lesions is not None:
+            return cls(cid, pet_p, ct_p, mask=_existing(lesions, "mask"))
+        return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p))
+
+
+def _existing(path: str | os.PathLike, kind: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{kind} image {p} does not exist")
+    if p.is_dir():
+        raise DataError(
+            f"{kind} image {p} is a folder; expected a NIfTI file (.nii or .nii.gz), "
+            "convert DICOM series first (e.g. with dcm2niix)"
+        )
+    return p
+
+
+def read_boxes(
+    path: str | os.PathLike, case_id: str, pet: Path, ct: Path | None = None
+) -> list[LesionRecord]:
+    """Box lesions from a CSV with ``center_x,center_y,center_z,size_x,size_y,size_z`` (world
+    mm, RAS) and an optional ``lesion_id``; other columns are echoed into the predictions."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"boxes file {p} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"boxes file {p} is a folder; expected a CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except OSError as exc:
+        raise DataError(f"cannot read boxes file {p}: {exc.strerror}") from None
+    need = ", ".join((*CENTER, *SIZE))
+    if not text.strip():
+        raise DataError(f"{p} is empty; expected a header line with the columns {need}")
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if p.suffix == ".tsv" else ",")
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise DataError(f"{p} line 1: {exc}") from None
+    reader.fieldnames = header
+    missing = [c for c in (*CENTER, *SIZE) if c not in header]
+    if missing:
+        raise DataError(
+            f"{p}: missing column(s) {', '.join(missing)}; a boxes file has the columns {need} "
+            "(world mm, RAS) and optionally lesion_id"
+        )
+    records: list[LesionRecord] = []
+    seen: dict[str, int] = {}
+    try:
+        for n, row in enumerate(reader, start=1):
+            line = reader.line_num
+            if None in row:
+                raise _err(
+                    p,
+                    line,
+                    None,
+                    f"{len(header) + len(row[None])} fields, the header has {len(header)}",
+                )
+            cells = {k: (v or "").strip() for k, v in row.items() if k}
+            if not any(cells.values()):
+                continue
+            for c in (*CENTER, *SIZE):
+                if not cells.get(c):
+                    raise _err(p, line, c, "empty; a box needs all of center_x/y/z and size_x/y/z")
+            center = tuple(_float(p, line, c, cells[c]) for c in CENTER)
+            size = tuple(_float(p, line, c, cells[c]) for c in SIZE)
+            for c, v in zip(SIZE, size, strict=True):
+                if v <= 0:
+                    raise _err(p, line, c, f"{cells[c]!r}: a size must be positive (mm)")
+            lesion_id = cells.get("lesion_id") or f"{case_id}:{n}"
+            if lesion_id in seen:
+                raise _err(
+                    p,
+                    line,
+                    "lesion_id",
+                    f"duplicate lesion id {lesion_id!r} (first on line {seen[lesion_id]})",
+                )
+            seen[lesion_id] = line
+            cols = {"case_id": case_id, "lesion_id": lesion_id, "pet": str(pet)}
+            cols["ct"] = str(ct) if ct is not None else ""
+            cols.update({k: row.get(k) or "" for k in header if k and k not in cols})
+            records.append(
+                LesionRecord(
+                    lesion_id=lesion_id,
+                    case_id=case_id,
+                    pet=pet,
+                    ct=ct,
+                    center=center,  # type: ignore[arg-type]
+                    size=size,  # type: ignore[arg-type]
+                    row=cols,
+                    source=f"{p}:{line}",
+                    line=line,
+                )
+            )
+    except csv.Error as exc:
+        raise DataError(f"{p} line {reader.line_num}: malformed CSV ({exc})") from None
+    if not records:
+        raise DataError(f"{p} has a header but no boxes")
+    return records
+
+
+def cases_from_table(path: str | os.PathLike, ont=None) -> list[CaseInput]:
+    """The cases of a lesion table (``docs/retriever.md``), lesions grouped by their images."""
+    from .data import group_by_case
+    from .table import read_lesion_table
+
+    records = read_lesion_table(path, ont)
+    cases = []
+    for idx in group_by_case(records).values():
+        recs = [records[i] for i in idx]
+        r0 = recs[0]
+        cases.append(CaseInput(r0.case_id, r0.pet, r0.ct, mask=r0.mask, records=recs))
+    return cases
+
+
+# -- the mask -------------------------------------------------------------------------------
+
+
+@dataclass
+class MaskLesion:
+    """One lesion of a mask: its bounding box in the mask's voxels and its voxels there."""
+
+    label: int  # the id used for the patch (the instance id, or the component number)
+    start: np.ndarray  # (3,) first voxel index of the box
+    sub: np.ndarray  # bool, the box's voxels that belong to the lesion
+    affine: np.ndarray  # the mask's affine
+
+    @property
+    def n_voxels(self) -> int:
+        return int(self.sub.sum())
+
+    def voxel_indices(self) -> np.ndarray:
+        return np.argwhere(self.sub) + self.start
+
+    def points(self) -> np.ndarray:
+        """World points (N, 3) of the lesion's voxel centres."""
+        ijk = self.voxel_indices().astype(np.float64)
+        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def crop(self) -> Volume:
+        """A float32 volume of the box (one voxel larger on every side) holding only this
+        lesion, with value ``label`` — what the network's target-lesion channel reads."""
+        data = np.zeros(tuple(s + 2 for s in self.sub.shape), dtype=np.float32, order="F")
+        data[1:-1, 1:-1, 1:-1][self.sub] = float(self.label)
+        shift = np.eye(4)
+        shift[:3, 3] = self.start - 1
+        return Volume(data, self.affine @ shift, None)
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+
+
+def _open_nifti(path: Path, kind: str):
+    import nibabel as nib
+
+    try:
+        # one open file for the whole read: slab after slab continues a gzip stream instead
+        # of decompressing it again from the start
+        img = nib.load(str(path), keep_file_open=True)
+    except Exception as exc:  # nibabel raises many kinds for a bad file
+        raise DataError(
+            f"cannot read {kind} image {path} as NIfTI ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})"
+        ) from None
+    shape = img.shape
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        raise DataError(
+            f"{kind} image {path}: expected a 3-D image, got {len(shape)} dimensions "
+            f"{tuple(img.shape)}"
+        )
+    if min(shape) < 1:
+        raise DataError(f"{kind} image {path}: the image is empty {tuple(img.shape)}")
+    if img.affine is None:
+        raise DataError(f"{kind} image {path}: no affine in the header")
+    # the checks of an affine (finite, invertible) on a one-voxel volume
+    make_volume(np.zeros((1, 1, 1), np.float32), img.affine, path)
+    return img
+
+
+def _read_block(
+    img, slices: tuple[slice, slice, slice], path: Path, kind: str, dtype=None
+) -> np.ndarray:
+    """``img.dataobj[slices]`` (scaled as the header says), in slabs along the last axis
+    when ``dtype`` asks for a conversion, so that the stored and the converted copy of a
+    large image are never both in memory."""
+
+    def read(sl):
+        key = (*sl, 0) if len(img.shape) == 4 else sl
+        try:
+            out = np.asanyarray(img.dataobj[key])
+        except Exception as exc:
+            raise DataError(
+                f"cannot read {kind} image {path} ({exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'truncated or damaged file'})"
+            ) from None
+        if np.iscomplexobj(out):
+            raise DataError(f"{kind} image {path}: complex values; expected real intensities")
+        return out
+
+    if dtype is None:
+        return read(slices)
+    shape = tuple(s.stop - s.start for s in slices)
+    out = np.empty(shape, dtype=dtype, order="F")
+    plane = max(1, shape[0] * shape[1])
+    step = max(1, 16_000_000 // plane)  # about 16 M voxels per slab
+    z = slices[2]
+    for k0 in range(z.start, z.stop, step):
+        k1 = min(z.stop, k0 + step)
+        out[:, :, k0 - z.start : k1 - z.start] = read((slices[0], slices[1], slice(k0, k1)))
+    return out
+
+
+def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[MaskLesion], str]:
+    """The lesions of a mask and how it was read ("instance" or "components").
+
+    ``labels`` (from a lesion table): exactly these instance ids.  ``None``: every lesion —
+    a mask with a single distinct non-zero value is binary and is split into connected
+    components (26-connectivity), numbered head to toe; otherwise each id is a lesion.
+    """
+    from scipy import ndimage
+
+    img = _open_nifti(path, "mask")
+    full = tuple(slice(0, n) for n in img.shape[:3])
+    data = _read_block(img, full, path, "mask")  # stored type: no float32 copy of a mask
+    affine = np.asarray(img.affine, dtype=np.float64)
+    nz = data != 0
+    axes_any = [
+        np.flatnonzero(nz.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)
+    ]
+    if any(len(a) == 0 for a in axes_any):
+        raise DataError(
+            f"mask image {path} is empty: no voxel is non-zero, so there is no lesion to locate"
+        )
+    box = tuple(slice(int(a[0]), int(a[-1]) + 1) for a in axes_any)
+    start = np.array([s.start for s in box])
+    sub = data[box]
+    nzb = nz[box]
+    del nz
+    vals = sub[nzb]
+    if vals.dtype.kind == "f":
+        if not np.all(np.isfinite(vals)):
+            raise DataError(
+                f"mask image {path}: NaN or infinite values; expected lesion ids (0 background)"
+            )
+        if not np.all(vals == np.round(vals)):
+            raise DataError(
+                f"mask image {path}: non-integer values; expected an instance mask "
+                "(0 background, 1, 2, … one id per lesion) or a binary mask"
+            )
+    if vals.min() < 0:
+        raise DataError(f"mask image {path}: negative values; expected ids ≥ 0")
+    ids = np.unique(vals).astype(np.int64)
+    del vals
+    if labels is None and len(ids) == 1:
+        comp, n = ndimage.label(nzb, structure=_STRUCTURE_26)
+        mode, lab_arr, wanted = "components", comp, list(range(1, n + 1))
+    else:
+        mode = "instance"
+        lab_arr = np.rint(sub).astype(np.int64) if sub.dtype.kind == "f" else sub
+        wanted = [int(v) for v in ids] if labels is None else sorted({int(v) for v in labels})
+    if lab_arr.dtype.kind == "u" and lab_arr.dtype.itemsize >= 8:
+        lab_arr = lab_arr.astype(np.int64)
+    objects = ndimage.find_objects(lab_arr, max_label=max(wanted))
+    lesions = []
+    for lab in wanted:
+        sl = objects[lab - 1] if 0 < lab <= len(objects) else None
+        if sl is None:
+            continue  # a table's id that is absent: the caller names the row
+        m = np.asarray(lab_arr[sl] == lab)
+        lesions.append(MaskLesion(lab, start + np.array([s.start for s in sl]), m, affine))
+    if mode == "components":
+        # head to toe, then the patient's right first: the order a report follows
+        centres = [les.points().mean(axis=0) for les in lesions]
+        order = sorted(range(len(lesions)), key=lambda i: (-centres[i][2], -centres[i][0]))
+        lesions = [
+            MaskLesion(k + 1, lesions[i].start, lesions[i].sub, lesions[i].affine)
+            for k, i in enumerate(order)
+        ]
+    return lesions, mode
+
+
+# -- lesion facts ---------------------------------------------------------------------------
+
+
+@dataclass
+class LesionFacts:
+    """What a report says about a lesion besides its location."""
+
+    suv_max: float
+    suv_mean: float
+    volume_ml: float
+    diameter_mm: float
+
+    def as_dict(self) -> dict[str, float | None]:
+        def r(v: float, n: int) -> float | None:
+            return None if not math.isfinite(v) else round(float(v), n)
+
+        return {
+            "suv_max": r(self.suv_max, 2),
+            "suv_mean": r(self.suv_mean, 2),
+            "volume_ml": r(self.volume_ml, 3),
+            "diameter_mm": r(self.diameter_mm, 1),
+        }
+
+
+def _pet_box(pet: Volume, lo: np.ndarray, hi: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """PET voxel index slices covering the world box [lo, hi] (None when outside)."""
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    v = pet.world_to_voxel(corners)
+    a = np.maximum(np.floor(v.min(0)).astype(int) - 1, 0)
+    b = np.minimum(np.ceil(v.max(0)).astype(int) + 2, np.array(pet.shape))
+    if np.any(b <= a):
+        return None
+    return tuple(slice(int(i), int(j)) for i, j in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def _pet_centres(pet: Volume, box: tuple[slice, slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices (N, 3), world centres (N, 3)) of the PET voxels of ``box``."""
+    ijk = np.stack(
+        np.meshgrid(*[np.arange(s.start, s.stop) for s in box], indexing="ij"), -1
+    ).reshape(-1, 3)
+    return ijk, pet.voxel_to_world(ijk.astype(np.float64))
+
+
+def _suv(pet: Volume, idx: np.ndarray) -> tuple[float, float]:
+    if len(idx) == 0:
+        return math.nan, math.nan
+    vals = pet.data[idx[:, 0], idx[:, 1], idx[:, 2]]
+    return float(vals.max()), float(vals.mean())
+
+
+def _nearest_pet(pet: Volume, points: np.ndarray) -> np.ndarray:
+    v = np.rint(pet.world_to_voxel(points)).astype(np.int64)
+    inside = np.all((v >= 0) & (v < np.array(pet.shape)), axis=1)
+    return np.unique(v[inside], axis=0)
+
+
+def feret_diameter(les: MaskLesion) -> float:
+    """The largest distance (mm) between two corners of the lesion's voxels."""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import cdist
+
+    surface = les.sub & ~ndimage.binary_erosion(les.sub)
+    ijk = np.argwhere(surface).astype(np.float64) + les.start
+    signs = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
+    corners = (ijk[:, None, :] + signs[None]).reshape(-1, 3)
+    pts = corners @ les.affine[:3, :3].T + les.affine[:3, 3]
+    try:
+        pts = pts[ConvexHull(pts).vertices]
+    except Exception:  # qhull on degenerate input: keep all points (few)
+        pts = np.unique(pts, axis=0)
+    best = 0.0
+    for s0 in range(0, len(pts), 256):  # (256, m) distances at a time
+        best = max(best, float(cdist(pts[s0 : s0 + 256], pts, "sqeuclidean").max()))
+    return math.sqrt(best)
+
+
+def mask_facts(pet: Volume, les: MaskLesion) -> LesionFacts:
+    """SUV over the PET voxels whose centre falls in the lesion; volume; Feret diameter."""
+    pts = les.points()
+    half = les.spacing.max()
+    box = _pet_box(pet, pts.min(0) - half, pts.max(0) + half)
+    idx = np.zeros((0, 3), np.int64)
+    if box is not None:
+        ijk, world = _pet_centres(pet, box)
+        mv = (
+            np.rint((world - les.affine[:3, 3]) @ np.linalg.inv(les.affine[:3, :3]).T).astype(
+                np.int64
+            )
+            - les.start
+        )
+        ok = np.all((mv >= 0) & (mv < np.array(les.sub.shape)), axis=1)
+        hit = np.zeros(len(mv), dtype=bool)
+        hit[ok] = les.sub[mv[ok, 0], mv[ok, 1], mv[ok, 2]]
+        idx = ijk[hit]
+    if len(idx) == 0:  # smaller than a PET voxel: the voxels that hold its centres
+        idx = _nearest_pet(pet, pts)
+    smax, smean = _suv(pet, idx)
+    vol = les.n_voxels * abs(float(np.linalg.det(les.affine[:3, :3]))) / 1000.0
+    return LesionFacts(smax, smean, vol, feret_diameter(les))
+
+
+def box_facts(pet: Volume, center: Sequence[float], size: Sequence[float]) -> LesionFacts:
+    """SUV inside a box's inscribed ellipsoid; its volume; its largest side."""
+    c = np.asarray(center, dtype=np.float64)
+    r = np.asarray(size, dtype=np.float64) / 2.0
+    box = _pet_box(pet, c - r, c + r)
+    idx = np.zeros((0, 3), np.int64)
+    if box is not None:
+        ijk, world = _pet_centres(pet, box)
+        idx = ijk[(((world - c) / r) ** 2).sum(1) <= 1.0]
+    if len(idx) == 0:
+        idx = _nearest_pet(pet, c[None])
+    smax, smean = _suv(pet, idx)
+    vol = math.pi / 6.0 * float(np.prod(size)) / 1000.0
+    return LesionFacts(smax, smean, vol, float(max(size)))
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass
+class LesionResult:
+    """One lesion's prediction, facts and sentence."""
+
+    number: str  # shown in the picture and the tables
+    prediction: Any  # infer.Prediction
+    facts: LesionFacts
+    sentence: str
+    pet_only: bool
+    #: outlines for the picture (view name → phantom.mip.Outline)
+    outlines: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def as_row(self) -> dict[str, Any]:
+        """The lesion's columns, the prediction columns, the sentence and the facts."""
+        row = self.prediction.as_row()
+        row["sentence"] = self.sentence
+        row.update(self.facts.as_dict())
+        row["pet_only"] = self.pet_only
+        return row
+
+    def as_json(self) -> dict[str, Any]:
+        """:meth:`as_row` with typed values: numbers for the lesion's coordinates and ids,
+        ``top3`` (and ``top3_curies``) as lists."""
+        row = self.as_row()
+        for k in (*CENTER, *SIZE, "mask_label", "component"):
+            v = row.get(k)
+            if isinstance(v, str):
+                try:
+                    row[k] = int(v) if k in ("mask_label", "component") else float(v)
+                except ValueError:
+                    row[k] = None
+        row["top3"] = list(self.prediction.top3)
+        row["top3_curies"] = list(self.prediction.top3_curies)
+        return row
+
+
+@dataclass
+class CaseResult:
+    """The predictions of one case, what the MIP picture needs, and what went on."""
+
+    case_id: str
+    pet: Path
+    ct: Path | None
+    lesions: list[LesionResult]
+    mask_mode: str = ""  # "instance", "components" or "" (boxes)
+    warnings: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    #: coronal and sagittal PET projections (phantom.mip.View), computed while the PET is read
+    views: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def pet_only(self) -> bool:
+        return self.ct is None
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+
+
+def _load_pet(path: Path) -> tuple[Volume, list[str]]:
+    """The PET as a float32 volume; a PET in Bq/ml gives a warning line, not an exception."""
+    import logging
+
+    from .nifti import PetUnitWarning
+
+    logger = logging.getLogger("anatloc.retriever.nifti")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # the warning is returned, not logged a second time
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PetUnitWarning)
+            vol = load_volume(path, "pet")
+    finally:
+        logger.setLevel(level)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, PetUnitWarning)]
+    for w in caught:
+        if not issubclass(w.category, PetUnitWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return vol, msgs
+
+
+def _load_ct_crop(path: Path, centers: np.ndarray, half_mm: float) -> Volume:
+    """The CT over the union of the boxes ``centers ± half_mm`` (two voxels more), read by
+    slicing the array proxy: a 512×512×1000 CT is never converted to float32 as a whole.
+    Patches cut from the crop equal those cut from the whole image."""
+    img = _open_nifti(path, "ct")
+    affine = np.asarray(img.affine, dtype=np.float64)
+    shape = np.array(img.shape[:3])
+    lo = centers.min(0) - half_mm
+    hi = centers.max(0) + half_mm
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    inv = np.linalg.inv(affine)
+    v = corners @ inv[:3, :3].T + inv[:3, 3]
+    a = np.clip(np.floor(v.min(0)).astype(int) - 2, 0, shape - 1)
+    b = np.clip(np.ceil(v.max(0)).astype(int) + 3, a + 1, shape)
+    slices = tuple(slice(int(i), int(j)) for i, j in zip(a, b, strict=True))
+    data = _read_block(img, slices, path, "ct", np.float32)  # type: ignore[arg-type]
+    shift = np.eye(4)
+    shift[:3, 3] = a
+    vol = make_volume(data, affine @ shift, path)
+    return vol
+
+
+def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> list[LesionRecord]:
+    recs = []
+    for les in lesions:
+        pts = les.points()
+        c = pts.mean(0)
+        ext = pts.max(0) - pts.min(0) + np.abs(les.affine[:3, :3]).sum(axis=1)
+        lesion_id = f"{case.case_id}:{les.label}"
+        row = {
+            "case_id": case.case_id,
+            "lesion_id": lesion_id,
+            "pet": str(case.pet),
+            "ct": str(case.ct) if case.ct is not None else "",
+            "mask": str(case.mask),
+            "mask_label": str(les.label) if mode == "instance" else "",
+            "component": str(les.label) if mode == "components" else "",
+        }
+        row.update({k: f"{v:.1f}" for k, v in zip(CENTER, c, strict=True)})
+        row.update({k: f"{v:.1f}" for k, v in zip(SIZE, ext, strict=True)})
+        recs.append(
+            LesionRecord(
+                lesion_id=lesion_id,
+                case_id=case.case_id,
+                pet=case.pet,
+                ct=case.ct,
+                mask=case.mask,
+                mask_label=les.label,
+                row=row,
+                source=f"{case.mask} lesion {les.label}",
+            )
+        )
+    return recs
+
+
+def predict_case(
+    localizer,
+    case: CaseInput,
+    *,
+    batch_size: int = 64,
+    top_k: int | None = None,
+    abstain_threshold: float | None = None,
+    views: Sequence[str] = ("coronal", "sagittal"),
+    progress: Callable[[int, int], None] | None = None,
+) -> CaseResult:
+    """Predict every lesion of one case; see the module docstring.
+
+    ``views``: the PET projections to keep for the MIP picture (``()``: none);
+    ``progress(done, total)`` counts the lesions whose patches are cut."""
+    import torch
+
+    from anatloc.phantom import mip
+
+    from .data import cut_case
+    from .patches import CaseImages, to_channels
+    from .report import sentence
+
+    cfg = localizer.preset.data
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    pet, warn = _load_pet(case.pet)
+    # -- the lesions: mask lesions (instance ids or components) and boxes
+    mask_lesions: list[MaskLesion] = []
+    mode = ""
+    box_recs = [r for r in case.records if r.mask_label is None]
+    mask_recs = [r for r in case.records if r.mask_label is not None]
+    if case.mask is not None and (mask_recs or not case.records):
+        labels = [r.mask_label for r in mask_recs] if mask_recs else None
+        mask_lesions, mode = read_mask(case.mask, labels)
+        if mask_recs:
+            have = {les.label for les in mask_lesions}
+            for r in mask_recs:
+                if r.mask_label not in have:
+                    raise DataError(
+                        f"{r.source}: lesion id {r.mask_label} (column 'mask_label') does not "
+                        f"occur in the mask {case.mask}"
+                    )
+            by_label = {les.label: les for les in mask_lesions}
+            mask_lesions = [by_label[r.mask_label] for r in mask_recs]  # type: ignore[index]
+        else:
+            mask_recs = _records_for_mask(case, mask_lesions, mode)
+    records = mask_recs + box_recs
+    if not records:
+        raise DataError(f"case {case.case_id}: no lesions to predict")
+    centers = np.array(
+        [
+            r.center if r.center is not None else les.points().mean(0)
+            for r, les in zip(mask_recs, mask_lesions, strict=True)
+        ]
+        + [r.center for r in box_recs],
+        dtype=np.float64,
+    ).reshape(-1, 3)
+    timing["read_s"] = time.perf_counter() - t0
+    # -- the CT, only where patches reach
+    t1 = time.perf_counter()
+    half = max(cfg.local.size * cfg.local.spacing, cfg.context.size * cfg.context.spacing) / 2.0
+    ct = None
+    if case.ct is not None:
+        ct = _load_ct_crop(case.ct, centers, half + 2.0 * cfg.max_supersample)
+    timing["ct_s"] = time.perf_counter() - t1
+    # -- patches: each mask lesion from a crop that holds only it; boxes together
+    t2 = time.perf_counter()
+    loc_raw, ctx_raw, sizes = [], [], []
+    for i, (r, les) in enumerate(zip(mask_recs, mask_lesions, strict=True)):
+        a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct, mask=les.crop()), [r], cfg)
+        loc_raw.append(a)
+        ctx_raw.append(b)
+        sizes.append(s)
+        if progress is not None:
+            progress(i + 1, len(records))
+    if box_recs:
+        a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct), box_recs, cfg)
+        loc_raw.append(a)
+        ctx_raw.append(b)
+        sizes.append(s)
+        if progress is not None:
+            progress(len(records), len(records))
+    local = to_channels(torch.cat(loc_raw), ct is not None, cfg)
+    context = to_channels(torch.cat(ctx_raw), ct is not None, cfg)
+    size_mm = np.concatenate(sizes)
+    timing["patches_s"] = time.perf_counter() - t2
+    # -- the network, batched
+    t3 = time.perf_counter()
+    preds = []
+    for s0 in range(0, len(records), batch_size):
+        sl = slice(s0, s0 + batch_size)
+        ret = localizer.retrieve_patches(
+            local[sl], context[sl], size_mm[sl], top_k=top_k, abstain_threshold=abstain_threshold
+        )
+        preds.extend(localizer._to_predictions(ret, records[sl]))
+    timing["model_s"] = time.perf_counter() - t3
+    # -- facts, sentences, outlines, the PET projections
+    t4 = time.perf_counter()
+    ont = localizer.ont
+    results = []
+    for i, (r, p) in enumerate(zip(records, preds, strict=True)):
+        if i < len(mask_lesions):
+            les = mask_lesions[i]
+            facts = mask_facts(pet, les)
+            pts = les.points()
+            g = float(les.spacing.max())
+            outlines = {v: mip.outline_mask(v, points=pts, spacing=g) for v in views}
+            number = str(les.label) if mode else str(i + 1)
+        else:
+            facts = box_facts(pet, r.center, r.size)  # type: ignore[arg-type]
+            outlines = {v: mip.outline_mask(v, ellipsoid=(r.center, r.size)) for v in views}
+            number = str(i + 1)
+        results.append(
+            LesionResult(number, p, facts, sentence(ont, p, facts), ct is None, outlines)
+        )
+    pviews = mip.project(pet.data, pet.affine, views) if views else {}
+    timing["facts_s"] = time.perf_counter() - t4
+    timing["total_s"] = time.perf_counter() - t0
+    return CaseResult(case.case_id, case.pet, case.ct, results, mode, warn, timing, pviews)
+
+
+def predict_cases(
+    localizer,
+    cases: Sequence[CaseInput],
+    *,
+    batch_size: int = 64,
+    top_k: int | None = None,
+    abstain_threshold: float | None = None,
+    views: Sequence[str] = ("coronal", "sagittal"),
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CaseResult]:
+    """:func:`predict_case` for every case; ``progress(done, total)`` counts cases."""
+    out = []
+    for i, case in enumerate(cases):
+        out.append(
+            predict_case(
+                localizer,
+                case,
+                batch_size=batch_size,
+                top_k=top_k,
+                abstain_threshold=abstain_threshold,
+                views=views,
+            )
+        )
+        if progress is not None:
+            progress(i + 1, len(cases))
+    return out
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def prediction_rows(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    return [les.as_row() for res in results for les in res.lesions]
+
+
+def csv_text(results: Sequence[CaseResult]) -> str:
+    """The predictions as CSV: the union of the lesion columns (first-seen order), then
+    :data:`RESULT_COLUMNS`."""
+    rows = prediction_rows(results)
+    lead: list[str] = []
+    for row in rows:
+        for k in row:
+            if k not in RESULT_COLUMNS and k not in lead:
+                lead.append(k)
+    columns = lead + list(RESULT_COLUMNS)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: _cell(row.get(k, "")) for k in columns})
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def json_data(results: Sequence[CaseResult]) -> dict[str, Any]:
+    return {"predictions": [les.as_json() for res in results for les in res.lesions]}
+
+
+def mip_lesions(result: CaseResult) -> list:
+    """The lesions of a case as :class:`anatloc.phantom.mip.MipLesion` s."""
+    from anatloc.phantom.mip import MipLesion
+
+    out = []
+    for les in result.lesions:
+        p = les.prediction
+        label = p.location + ("?" if p.abstained else "")
+        f = les.facts
+        facts = []
+        if math.isfinite(f.suv_max):
+            facts.append(f"SUVmax {f.suv_max:.1f}")
+        facts.append(f"{f.diameter_mm / 10:.1f} cm")
+        legend = f"{label}  ({', '.join(facts)})"
+        if p.abstained:
+            legend += "  fine location uncertain"
+        out.append(MipLesion(les.number, label, legend, dict(les.outlines)))
+    return out
+
+
+def render_case_mip(
+    result: CaseResult,
+    out: str | os.PathLike | None = None,
+    *,
+    vmax: float = 10.0,
+    height: int = 1000,
+) -> tuple[bytes, tuple[int, int]]:
+    """The case's coronal and sagittal PET MIPs with every lesion outlined, numbered and
+    labelled with its predicted location (PNG bytes and size; written when ``out``)."""
+    from anatloc.phantom.mip import render_mips
+
+    views = [result.views[v] for v in ("coronal", "sagittal") if v in result.views]
+    if not views:
+        raise DataError(f"case {result.case_id}: no PET projections were computed")
+    n = len(result.lesions)
+    title = f"{result.case_id}: {n} lesion{'s' if n != 1 else ''}" + (
+        " (PET only)" if result.pet_only else ""
+    )
+    return render_mips(views, mip_lesions(result), out, title=title, vmax=vmax, height=height)

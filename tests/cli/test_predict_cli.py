@@ -1,0 +1,286 @@
+"""CliRunner tests of ``anatloc predict`` and ``anatloc demo``: outputs, errors, no leftovers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from anatloc.cli.main import app
+from anatloc.retriever.predict import RESULT_COLUMNS, shipped_model_path
+from tests.predict import fixtures
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory) -> Path:
+    return fixtures.phantom_cases(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def case(cases) -> Path:
+    return fixtures.case_dirs(cases)[0]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return fixtures.tiny_model(tmp_path_factory)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def one_error_line(r) -> str:
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "Traceback" not in r.output
+    return lines[0]
+
+
+def test_mask_with_ct_json_and_mip(case, model, tmp_path):
+    png = tmp_path / "mip.png"
+    r = run(
+        "predict", "--pet", case / "pet.nii.gz", "--ct", case / "ct.nii.gz",
+        "--lesions", case / "lesions.nii.gz", "--json", "--mip", png, "--model", model,
+        "--device", "cpu",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert set(data) == {"predictions"} and len(data["predictions"]) == 4
+    p = data["predictions"][0]
+    for k in (*RESULT_COLUMNS, "case_id", "lesion_id", "top3_curies"):
+        assert k in p
+    assert p["pet_only"] is False and p["case_id"] == case.name
+    assert p["sentence"].startswith("FDG-avid lesion in ")
+    assert "predicted 4 lesions in 1 case (PET/CT)" in r.stderr and f"wrote {png}" in r.stderr
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size[1] == 1000 and img.size[0] > 600
+
+
+def test_pet_only_table_output(case, model):
+    r = run("predict", "--pet", case / "pet.nii.gz", "--lesions", case / "lesions.nii.gz",
+            "--model", model, "--device", "cpu")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "location" in r.stdout and "PET only" in r.stdout and "SUVmax" in r.stdout
+    assert "(PET only)" in r.stderr
+
+
+def test_boxes_to_csv(case, cases, model, tmp_path):
+    boxes = tmp_path / "boxes.csv"
+    with open(cases / "lesions.csv", newline="") as fh, open(boxes, "w", newline="") as out:
+        rows = [r for r in csv.DictReader(fh) if r["case_id"] == case.name]
+        keep = ["center_x", "center_y", "center_z", "size_x", "size_y", "size_z"]
+        w = csv.DictWriter(out, keep, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "pred.csv"
+    r = run("predict", "--pet", case / "pet.nii.gz", "--ct", case / "ct.nii.gz", "--boxes",
+            boxes, "--out", out, "--model", model, "--case-id", "p1")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "" and f"wrote {out}" in r.stderr
+    got = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(got) == len(rows) and [g["lesion_id"] for g in got] == [
+        "p1:1",
+        "p1:2",
+        "p1:3",
+        "p1:4",
+    ]
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[-len(RESULT_COLUMNS) :] == list(RESULT_COLUMNS)
+    assert all(g["pet_only"] == "false" and float(g["volume_ml"]) > 0 for g in got)
+
+
+def test_table_of_cases_with_a_mip_folder(cases, model, tmp_path):
+    mips = tmp_path / "mips"
+    r = run("predict", "--table", cases / "lesions.csv", "--model", model, "--mip", mips,
+            "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)["predictions"]
+    assert len(data) == 8 and len({p["case_id"] for p in data}) == 2
+    assert sorted(p.name for p in mips.iterdir()) == sorted(
+        f"{d.name}.png" for d in fixtures.case_dirs(cases)
+    )
+
+
+def test_different_grids(case, model, tmp_path):
+    """A PET stored LPS and a CT on another grid give the same answers."""
+    pet = nib.load(str(case / "pet.nii.gz"))
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[:2, 3] = (pet.shape[0] - 1, pet.shape[1] - 1)
+    lps = tmp_path / "pet_lps.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(pet.dataobj)[::-1, ::-1, :], pet.affine @ flip), str(lps))
+    args = ["--ct", case / "ct.nii.gz", "--lesions", case / "lesions.nii.gz", "--json",
+            "--model", model]  # fmt: skip
+    a = json.loads(run("predict", "--pet", case / "pet.nii.gz", *args).stdout)["predictions"]
+    b = json.loads(run("predict", "--pet", lps, *args).stdout)["predictions"]
+    assert [x["curie"] for x in a] == [x["curie"] for x in b]
+    assert [x["suv_max"] for x in a] == [x["suv_max"] for x in b]
+
+
+def test_bq_per_ml_pet_warns_once(case, model, tmp_path):
+    pet = nib.load(str(case / "pet.nii.gz"))
+    bq = tmp_path / "bq.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(pet.dataobj) * 5000.0, pet.affine), str(bq))
+    r = run("predict", "--pet", bq, "--lesions", case / "lesions.nii.gz", "--model", model,
+            "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    warn = [ln for ln in r.stderr.splitlines() if "Bq/ml" in ln]
+    assert len(warn) == 1 and warn[0].startswith("warning: ") and "SUV" in warn[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "give --pet PET.nii.gz with --lesions"),
+        (["--pet", "{case}/pet.nii.gz"], 2, "say where the lesions are"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--boxes", "b.csv"],
+         2, "not both"),
+        (["--table", "t.csv", "--pet", "{case}/pet.nii.gz"], 2, "do not combine it with"),
+        (["--pet", "{tmp}/nope.nii.gz", "--lesions", "{case}/lesions.nii.gz"], 3,
+         "pet image {tmp}/nope.nii.gz does not exist"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{tmp}/empty.nii.gz"], 3,
+         "is empty: no voxel is non-zero"),
+        (["--pet", "{case}/pet.nii.gz", "--boxes", "{tmp}/bad.csv"], 3, "missing column(s) size_z"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--out",
+          "{tmp}/no/such/p.csv"], 3, "folder {tmp}/no/such does not exist"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--out", "{tmp}"],
+         2, "is a folder; give a file name"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--device", "tpu"],
+         2, "unknown device 'tpu'"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--model",
+          "{tmp}/m.pt"], 3, "checkpoint {tmp}/m.pt does not exist"),
+        (["--pet", "{case}/ct.nii.gz", "--lesions", "{case}/pet.nii.gz"], 3, "non-integer values"),
+        (["--table", "{case}/../lesions.csv", "--mip", "{tmp}/bad.csv"], 2,
+         "is a file; with --table give a folder"),
+    ],
+)  # fmt: skip
+def test_errors(case, model, tmp_path, args, code, message):
+    nib.save(
+        nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), np.eye(4)), str(tmp_path / "empty.nii.gz")
+    )
+    (tmp_path / "bad.csv").write_text("center_x,center_y,center_z,size_x,size_y\n1,2,3,4,5\n")
+    fill = {"case": str(case), "tmp": str(tmp_path)}
+    argv = [a.format(**fill) for a in args]
+    if "--model" not in argv:
+        argv += ["--model", str(model)]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = (
+        run("predict", *argv, "--out", tmp_path / "p.csv")
+        if "--out" not in argv
+        else run("predict", *argv)
+    )
+    assert r.exit_code == code, r.output
+    assert message.format(**fill) in one_error_line(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
+
+
+def test_no_shipped_model(case, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "anatloc.retriever.predict.shipped_model_path", lambda: tmp_path / "default.pt"
+    )
+    r = run("predict", "--pet", case / "pet.nii.gz", "--lesions", case / "lesions.nii.gz",
+            "--out", tmp_path / "p.csv")  # fmt: skip
+    assert r.exit_code == 3
+    assert "no default model is shipped: train one with 'anatloc train" in one_error_line(r)
+    assert "--model" in r.stderr and not (tmp_path / "p.csv").exists()
+    r = run("demo", "--out", tmp_path / "demo")
+    assert r.exit_code == 3 and "no default model is shipped" in one_error_line(r)
+    assert not (tmp_path / "demo").exists()
+
+
+def demo_model(model: Path) -> Path:
+    """The demo uses the shipped model when there is one, else the test's tiny model."""
+    return shipped_model_path() if shipped_model_path().is_file() else model
+
+
+def test_demo_quick(model, tmp_path):
+    """The demo end to end on a coarse (8 mm) case: every file, the table, refusals."""
+    out = tmp_path / "demo"
+    r = run("demo", "--out", out, "--model", demo_model(model), "--spacing", "8", "--lesions", "3")
+    assert r.exit_code == 0, r.output
+    for name in ("predictions.csv", "mip.png", "report.md", "report.html", "lesions.csv"):
+        assert (out / name).is_file() and str(out / name) in r.stdout
+    for name in ("ct.nii.gz", "pet.nii.gz", "lesions.nii.gz"):
+        assert (out / "case" / name).is_file()
+    assert "true location" in r.stdout and "fine locations right" in r.stdout
+    rows = list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))
+    assert len(rows) == 3 and rows[0]["pet"] == "case/pet.nii.gz"
+    html = (out / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in html and "<link" not in html
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no temporary folder left
+    assert (out / "lesions.csv").read_text().count("case/pet.nii.gz") == 3  # a lesion table
+    # a non-empty folder is refused and left alone
+    (out / "mine.txt").write_text("keep")
+    stamp = (out / "mip.png").stat().st_mtime_ns
+    r = run("demo", "--out", out, "--model", demo_model(model), "--spacing", "8")
+    assert r.exit_code == 4 and "is not empty; use --force" in one_error_line(r)
+    assert (out / "mip.png").stat().st_mtime_ns == stamp
+    other = tmp_path / "other"
+    (other / "case").mkdir(parents=True)
+    r = run("demo", "--out", other, "--model", demo_model(model), "--force")
+    assert r.exit_code == 4 and "is not a demo case folder" in one_error_line(r)
+    assert sorted(p.name for p in other.iterdir()) == ["case"]
+    r = run("demo", "--out", tmp_path / "x", "--model", demo_model(model), "--spacing", "a,b")
+    assert r.exit_code == 2 and "--spacing 'a,b'" in one_error_line(r)
+    shutil.rmtree(out)
+
+
+@pytest.mark.slow
+def test_demo_with_the_defaults(model, tmp_path, monkeypatch):
+    """``anatloc demo`` exactly as the README says (the shipped model when there is one)."""
+    monkeypatch.chdir(tmp_path)
+    args = [] if shipped_model_path().is_file() else ["--model", model]
+    r = run("demo", *args)
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "demo"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "case", "lesions.csv", "mip.png", "predictions.csv", "report.html", "report.md",
+    ]  # fmt: skip
+    with Image.open(out / "mip.png") as img:
+        assert img.size[1] == 1000
+    assert len(list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))) == 6
+    # --force replaces the demo's files in a non-empty folder and keeps the others
+    (out / "mine.txt").write_text("keep")
+    r = run("demo", *args, "--spacing", "8", "--lesions", "2", "--force", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["lesions"] == 2 and len(summary["predictions"]) == 2
+    assert (out / "mine.txt").read_text() == "keep"
+    assert len(list(csv.DictReader(io.StringIO((out / "predictions.csv").read_text())))) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+@pytest.mark.parametrize(
+    ("out", "code", "message"),
+    [
+        ("file.txt", 3, "--out {tmp}/file.txt exists and is not a folder"),
+        ("no/such/demo", 3, "cannot write {tmp}/no/such/demo: folder {tmp}/no/such does not exist"),
+    ],
+)
+def test_demo_errors(model, tmp_path, out, code, message):
+    (tmp_path / "file.txt").write_text("mine")
+    r = run("demo", "--out", tmp_path / out, "--model", model)
+    assert r.exit_code == code, r.output
+    assert message.format(tmp=tmp_path) in one_error_line(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+    assert (tmp_path / "file.txt").read_text() == "mine"
