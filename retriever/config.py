@@ -202,6 +202,8 @@ class TrainConfig:
     val_fraction: float = 0.15
     #: minutes between periodic "last" checkpoints
     checkpoint_minutes: float = 5.0
+    #: make training batches in a background process (1) or in the training process (0)
+    loader_workers: int = 1
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:

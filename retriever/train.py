@@ -144,6 +144,53 @@ def _take(it: Iterator[Sample], n: int) -> list[Sample]:
     return out
 
 
+class _Batches(torch.utils.data.IterableDataset):
+    """One epoch of collated training batches, made in a worker process.
+
+    Cutting and augmenting patches costs as much CPU as the network step; with the batches
+    made by :class:`torch.utils.data.DataLoader` workers the two run side by side.
+    """
+
+    def __init__(self, source, epoch: int, rank: int, world: int, batch: int, steps: int, f2c):
+        super().__init__()
+        self.source, self.epoch, self.rank, self.world = source, epoch, rank, world
+        self.batch, self.steps, self.f2c = batch, steps, f2c
+
+    def __iter__(self):
+        it = self.source.samples(
+            epoch=self.epoch, rank=self.rank, world_size=self.world, train=True
+        )
+        for _ in range(self.steps):
+            batch = _take(it, self.batch)
+            if not batch:
+                return
+            yield collate(batch, self.f2c)
+
+
+def _worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
+def epoch_batches(source, epoch: int, rank: int, world: int, tc, steps: int, f2c) -> Iterator[dict]:
+    """The training batches of one epoch, from ``tc.loader_workers`` background processes
+    (0: made in this process)."""
+    ds = _Batches(source, epoch, rank, world, tc.batch_size, steps, f2c)
+    if tc.loader_workers <= 0:
+        return iter(ds)
+    loader = torch.utils.data.DataLoader(
+        ds,
+        batch_size=None,
+        num_workers=1,  # one stream: the order of samples stays that of the source
+        prefetch_factor=4,
+        worker_init_fn=_worker_init,
+        multiprocessing_context="fork" if hasattr(os, "fork") else None,
+        # its own generator: the loader must not draw from the global RNG that the
+        # training step uses, or runs with and without workers would differ
+        generator=torch.Generator().manual_seed(epoch),
+    )
+    return iter(loader)
+
+
 # -- text ---------------------------------------------------------------------------------------
 class TextSide:
     """Frozen text embeddings on the device: random text per term (training) or pooled."""
@@ -272,7 +319,13 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     ]
 
 
-def _schedule(opt, preset: Preset, total: int):
+def _schedule(opt, preset: Preset, total: int, budget_used: Callable[[], float] | None = None):
+    """Warm-up, then cosine (or constant / one-cycle) decay over ``total`` steps.
+
+    With a wall-clock budget, ``budget_used()`` (0..1) is the share of it spent: the cosine
+    then anneals by whichever runs out first, steps or time, so a run stopped by
+    ``--max-minutes`` still ends with a small learning rate.
+    """
     tc = preset.train
     if tc.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
@@ -286,6 +339,8 @@ def _schedule(opt, preset: Preset, total: int):
         if tc.schedule == "constant":
             return 1.0
         t = min(1.0, (step - warm) / max(1, total - warm))
+        if budget_used is not None:
+            t = max(t, min(1.0, budget_used()))
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
@@ -344,7 +399,15 @@ def train(
     per_epoch = tc.samples_per_epoch or len(source)
     steps_per_epoch = max(1, math.ceil(per_epoch / (tc.batch_size * d.world_size)))
     total_steps = steps_per_epoch * tc.epochs
-    sched = _schedule(opt, preset, total_steps)
+    clock = {"start": time.monotonic(), "budget": tc.max_minutes * 60.0}
+    sched = _schedule(
+        opt,
+        preset,
+        total_steps,
+        (lambda: (time.monotonic() - clock["start"]) / clock["budget"])
+        if tc.max_minutes > 0
+        else None,
+    )
 
     state = {"epoch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "seconds": 0.0, "samples": 0}
     history: list[dict[str, Any]] = []
@@ -383,6 +446,7 @@ def train(
         )
     use_amp = dev.type == "cuda"
     t_start = time.monotonic() - state["seconds"]
+    clock["start"] = t_start  # a resumed run continues the budget where it stopped
     t_last_ck = time.monotonic()
     budget = tc.max_minutes * 60.0 if tc.max_minutes > 0 else math.inf
 
@@ -472,14 +536,13 @@ def train(
     loss_ema = None
     try:
         while state["epoch"] < tc.epochs:
-            it = source.samples(
-                epoch=state["epoch"], rank=d.rank, world_size=d.world_size, train=True
+            batches = epoch_batches(
+                source, state["epoch"], d.rank, d.world_size, tc, steps_per_epoch, f2c_np
             )
             for step_in_epoch in range(steps_per_epoch):
-                batch = _take(it, tc.batch_size)
-                if not batch:
+                b = next(batches, None)
+                if b is None:
                     raise DataError("the training source gave no samples")
-                b = collate(batch, f2c_np)
                 masks = {"fine": (None, None), "coarse": (None, None)}
                 if bands is not None:
                     for lvl in masks:
@@ -527,7 +590,7 @@ def train(
                 with torch.no_grad():
                     model.logit_scale.clamp_(0.0, model.max_log_scale)
                 state["step"] += 1
-                state["samples"] += len(batch) * d.world_size
+                state["samples"] += int(b["local"].shape[0]) * d.world_size
                 lv = float(loss.detach())
                 loss_ema = lv if loss_ema is None else 0.95 * loss_ema + 0.05 * lv
                 report(

@@ -18,7 +18,7 @@ from anatloc.retriever.train import collate, last_path, split_records, train
 
 from .conftest import default_id_encoder
 
-SMALL = dict(local_size=16, context_size=16, batch_size=4, checkpoint_minutes=0)
+SMALL = dict(local_size=16, context_size=16, batch_size=4, checkpoint_minutes=0, max_minutes=0)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_negative_bands_never_exclude_positives(parts):
 
 def test_time_budget_and_early_stopping(parts, tmp_path, monkeypatch):
     ont, recs, f2c, bank = parts
-    p = get_preset("cpu-small", **SMALL, max_minutes=1e-6, epochs=3)
+    p = get_preset("cpu-small", **{**SMALL, "max_minutes": 1e-6}, epochs=3)
     src = TableSource(recs, ont.curies("fine"), f2c, p.data)
     r = train(p, src, ont, tmp_path / "t.pt", text_bank=bank, device="cpu")
     assert r.stopped == "time" and r.steps == 1 and (tmp_path / "t.pt").exists()
@@ -117,7 +117,8 @@ def test_time_budget_and_early_stopping(parts, tmp_path, monkeypatch):
 
 def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(parts, tmp_path):
     ont, _, _, bank = parts
-    p = get_preset("cpu-small", **SMALL, epochs=3)
+    # the stream raises the interrupt itself, so it must run in this process
+    p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=0)
     out = tmp_path / "m.pt"
     with pytest.raises(KeyboardInterrupt):
         train(p, Stream(interrupt_after=10), ont, out, text_bank=bank, device="cpu")
@@ -129,7 +130,7 @@ def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(parts, tmp_path):
     assert r.epochs == 3 and r.steps == 2 + 2 * 2
     assert [h["epoch"] for h in r.history] == [1, 2, 3]
     warm = train(
-        get_preset("cpu-small", **SMALL, epochs=1),
+        get_preset("cpu-small", **SMALL, epochs=1, loader_workers=0),
         Stream(),
         ont,
         tmp_path / "w.pt",
@@ -140,7 +141,7 @@ def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(parts, tmp_path):
     assert warm.steps == 2  # weights only: a fresh schedule
     with pytest.raises(UsageError, match="does not match the preset"):
         train(
-            get_preset("cpu-small", **SMALL, embed_dim=64),
+            get_preset("cpu-small", **SMALL, embed_dim=64, loader_workers=0),
             Stream(),
             ont,
             tmp_path / "x.pt",
@@ -156,3 +157,15 @@ def test_split_by_case(parts):
     assert len(tr) + len(va) == 12 and len(va) == 3
     assert not {r.case_id for r in tr} & {r.case_id for r in va}
     assert split_records(recs[:3], 0.5)[1] == []  # one case: nothing to hold out
+
+
+def test_background_batches_match_the_in_process_ones(parts, tmp_path):
+    """The loader process gives the same training run as making batches in-process."""
+    ont, _, _, bank = parts
+    runs = []
+    for workers in (0, 1):
+        p = get_preset("cpu-small", **SMALL, epochs=1, seed=3, loader_workers=workers)
+        r = train(p, Stream(), ont, tmp_path / f"m{workers}.pt", text_bank=bank, device="cpu")
+        runs.append(read_checkpoint(r.out)["state_dict"])
+    for k, v in runs[0].items():
+        assert torch.equal(v, runs[1][k]), k
