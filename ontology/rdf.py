@@ -202,7 +202,7 @@ def schema_triples() -> list[Triple]:
         out += [
             (p, iri(vocab.RDF_TYPE), iri(vocab.OWL_OBJECT_PROPERTY)),
             (p, iri(vocab.RDFS_LABEL), lit(rel.label)),
-            (p, iri(vocab.DEFINITION), lit(rel.definition)),
+            (p, iri(vocab.RDFS_COMMENT), lit(rel.definition)),
             (p, iri(vocab.PROVENANCE), lit("derived from the atlas" if rel.derived else "curated")),
         ]
         if rel.symmetric:
@@ -217,7 +217,7 @@ def schema_triples() -> list[Triple]:
         (root, iri(vocab.RDFS_LABEL), lit("anatomical location")),
         (
             root,
-            iri(vocab.DEFINITION),
+            iri(vocab.RDFS_COMMENT),
             lit("A place in or on the body (or just outside it) where a lesion can be reported."),
         ),
     ]
@@ -232,7 +232,7 @@ def schema_triples() -> list[Triple]:
             (c, iri(vocab.RDF_TYPE), iri(vocab.OWL_CLASS)),
             (c, iri(vocab.RDFS_SUBCLASS_OF), root),
             (c, iri(vocab.RDFS_LABEL), lit(f"{level} location" if level != "region" else "region")),
-            (c, iri(vocab.DEFINITION), lit(level_defs[level])),
+            (c, iri(vocab.RDFS_COMMENT), lit(level_defs[level])),
         ]
     return out
 
