@@ -20,8 +20,10 @@ from typer.core import TyperGroup
 
 try:  # typer >= 0.20 vendors its own click
     from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelpError
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException as _ClickException
+    from click.exceptions import NoArgsIsHelpError as _NoArgsIsHelpError
 
 from anatloc.ontology.errors import (
     EXIT_INTERNAL,
@@ -39,19 +41,71 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _command_path(ctx: Any) -> str:
+    """``anatloc ontology stats`` for the context of a (sub)command, whatever the program
+    was called (``CliRunner`` calls the root ``root``)."""
+    names = []
+    while ctx is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    names[-1] = "anatloc"
+    return " ".join(n for n in reversed(names) if n)
+
+
+def _invoked_path(ctx: Any, args: list[str]) -> str:
+    """The (sub)command path that the root's arguments name (for an error of the option
+    parser that carries no context of its own)."""
+    path = ["anatloc"]
+    cmd = ctx.command
+    for arg in args:
+        sub = cmd.get_command(ctx, arg) if hasattr(cmd, "get_command") else None
+        if sub is None:
+            break
+        path.append(arg)
+        cmd = sub
+    return " ".join(path)
+
+
+def _click_error(exc: Any, ctx: Any = None, args: list[str] = ()) -> None:
+    """One line for an error of the option parser (unknown option, missing or bad value):
+    ``error: <message> (see 'anatloc <command> --help')`` and its exit code (2)."""
+    text = " ".join(exc.format_message().split()).rstrip(".")
+    if text[:1].isupper() and text[1:2].islower():
+        text = text[0].lower() + text[1:]
+    own = getattr(exc, "ctx", None)
+    path = _command_path(own) if own is not None else _invoked_path(ctx, args) if ctx else "anatloc"
+    fail(f"{text} (see '{path} --help')", exc.exit_code)
+
+
 class AnatlocGroup(TyperGroup):
-    """The root group: every error a user can cause becomes one line and an exit code."""
+    """The root group: every error a user can cause becomes one line and an exit code.
+
+    Typed errors (``anatloc.ontology.errors``) carry their code; the option parser's errors
+    (click's ``UsageError``: an unknown option, a missing argument, a value out of range)
+    become one line with exit code 2 instead of click's usage block; ``--help`` and the
+    help a bare group prints (click's ``NoArgsIsHelpError``, exit 2) are left as they are.
+    """
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        try:  # the root's own options are parsed here, before invoke
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _NoArgsIsHelpError:
+            raise
+        except _ClickException as exc:
+            _click_error(exc)
 
     def invoke(self, ctx: typer.Context) -> Any:
+        args = [*getattr(ctx, "_protected_args", []), *ctx.args]  # invoke consumes them
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, _ClickException):
+        except (typer.Exit, typer.Abort, _NoArgsIsHelpError):
             raise
+        except _ClickException as exc:  # the sub-commands' options are parsed in invoke
+            _click_error(exc, ctx, args)
         except AnatlocError as exc:
             fail(exc.message.replace("\n", " "), exc.exit_code)
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            fail("interrupted", EXIT_INTERRUPTED)
         except BrokenPipeError:
             with contextlib.suppress(OSError):
                 sys.stderr.close()

@@ -108,3 +108,9 @@ class ExternalError(AnatlocError):
     """A service outside anatloc failed: a SPARQL endpoint, Java, a timeout."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class Interrupted(AnatlocError):
+    """Ctrl-C, with what was kept (a command that saves its state says where)."""
+
+    exit_code = EXIT_INTERRUPTED

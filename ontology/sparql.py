@@ -170,7 +170,12 @@ def prepare(
     prologue = "".join(
         f"PREFIX {p}: <{ns}>\n" for p, ns in vocab.PREFIXES.items() if p.lower() not in declared
     )
-    return prologue + body
+    return prologue + (_PROLOGUE_END if prologue else "") + body
+
+
+#: the last line of the prefixes :func:`prepare` puts before a query: a syntax error's line
+#: number is counted from the line after it (the user's first line)
+_PROLOGUE_END = "# end of anatloc's predefined prefixes\n"
 
 
 # -- value normalization ---------------------------------------------------------------
@@ -209,13 +214,31 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
+def _syntax_error(exc: BaseException, query: str) -> UsageError:
+    """``SPARQL syntax error: …`` with the position counted in the user's query (the
+    predefined prefixes before it are not the user's lines)."""
+    msg = _one_line(exc)
+    head, sep, _ = query.partition(_PROLOGUE_END)
+    if sep:
+        shift = head.count("\n") + 1
+
+        def line(m: re.Match) -> str:
+            n = int(m.group(2)) - shift
+            return f"{m.group(1)}{n}" if n >= 1 else m.group(0)
+
+        # oxigraph: "error at 14:10: …"; rdflib/pyparsing: "(at char 5), (line:14, col:3)"
+        msg = re.sub(r"(error at )(\d+)(?=:\d+)", line, msg)
+        msg = re.sub(r"(line:\s*)(\d+)", line, msg)
+    return UsageError(f"SPARQL syntax error: {msg}")
+
+
 def _query_rdflib(g, text: str) -> Result:
     import rdflib
 
     try:
         res = g.query(text)
     except Exception as exc:  # rdflib raises pyparsing errors and others
-        raise UsageError(f"SPARQL syntax error: {_one_line(exc)}") from None
+        raise _syntax_error(exc, text) from None
     if res.type == "ASK":
         return Result("ask", boolean=bool(res.askAnswer))
     if res.type in ("CONSTRUCT", "DESCRIBE"):
@@ -241,7 +264,7 @@ def _query_oxigraph(store, text: str) -> Result:
     try:
         res = store.query(text)
     except SyntaxError as exc:
-        raise UsageError(f"SPARQL syntax error: {_one_line(exc)}") from None
+        raise _syntax_error(exc, text) from None
     except (ValueError, OSError) as exc:
         raise UsageError(f"SPARQL query failed: {_one_line(exc)}") from None
     if isinstance(res, ox.QueryBoolean):
@@ -299,7 +322,7 @@ def run_local(
         try:
             g.update(text)
         except Exception as exc:
-            raise UsageError(f"SPARQL syntax error: {_one_line(exc)}") from None
+            raise _syntax_error(exc, text) from None
         new = _ontology_from_rdflib(g, "SPARQL update")
     else:
         st = _oxigraph_store(ont)
@@ -308,7 +331,7 @@ def run_local(
         try:
             st.update(text)
         except SyntaxError as exc:
-            raise UsageError(f"SPARQL syntax error: {_one_line(exc)}") from None
+            raise _syntax_error(exc, text) from None
         new = _ontology_from_oxigraph(st, "SPARQL update")
     diff = len(ont) - len(new)
     msg = f"update applied: {len(new)} terms ({-diff:+d})"

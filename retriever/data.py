@@ -34,7 +34,7 @@ import torch
 from anatloc.ontology.errors import DataError, UsageError
 
 from .config import DataConfig
-from .nifti import load_volume
+from .nifti import check_centers, check_mask_grid, check_overlap, load_volume
 from .patches import (
     CaseImages,
     augment_blocks,
@@ -77,7 +77,11 @@ def load_case(rec: LesionRecord) -> CaseImages:
     """The images of a lesion's case (CT optional, mask when the lesion has one)."""
     pet = load_volume(rec.pet, "pet")
     ct = load_volume(rec.ct, "ct") if rec.ct is not None else None
+    if ct is not None:
+        check_overlap(pet.grid("pet"), ct.grid("ct"))
     mask = load_volume(rec.mask, "mask") if rec.mask is not None else None
+    if mask is not None:
+        check_mask_grid(mask.grid("mask"), pet.grid("pet"), ct.grid("ct") if ct else None)
     return CaseImages(pet=pet, ct=ct, mask=mask)
 
 
@@ -102,6 +106,7 @@ def cut_case(
     with ``block=True`` the larger cached blocks (:func:`block_size`) instead of patches.
     """
     centers, targets, sizes = lesion_targets(records, images.mask)
+    check_centers(images.pet.grid("pet"), centers, records)
     out = []
     for scale in (cfg.local, cfg.context):
         size = block_size(scale, cfg) if block else scale.size

@@ -77,10 +77,15 @@ def _float(path: Path, line: int, col: str, value: str) -> float:
 
 
 def _resolve(path: Path, line: int, col: str, value: str, check: bool) -> Path:
-    p = Path(value).expanduser()
-    if not p.is_absolute():
-        p = (path.parent / p).resolve()
-    if check and not p.is_file():
+    try:
+        p = Path(value).expanduser()
+        if not p.is_absolute():
+            p = (path.parent / p).resolve()
+        found = not check or p.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # a NUL, a name too long, ~nobody
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _err(path, line, col, f"{value!r} is not a usable file name ({why})") from None
+    if not found:
         raise _err(
             path,
             line,
@@ -206,7 +211,7 @@ def read_lesion_table(
                     mask_label = int(float(lab))
                     if mask_label != float(lab) or mask_label < 1:
                         raise ValueError
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise _err(
                         path,
                         line,

@@ -23,10 +23,39 @@ HEADER = """# CLI reference
 
 Generated from the Typer app by `python tools/gen_cli_docs.py` — do not edit by hand;
 `tests/cli/test_cli_docs.py` fails when this page and the code disagree. Every command
-also prints its own help with `-h` / `--help`. Exit codes: 0 ok, 1 a check failed, 2 usage
-error, 3 bad input data, 4 refused, 5 an external service failed, 70 internal error,
-130 interrupted; each command's messages are in [errors.md](errors.md).
+also prints its own help with `-h` / `--help`.
+
+## Exit codes
+
+An error is one line on stderr (`error: …`); each command's messages, what they mean and what
+to do are in [errors.md](errors.md).
+
+| exit | meaning |
+| --- | --- |
+{exit_rows}
 """
+
+#: (code, meaning) of every exit code, from ``anatloc.ontology.errors``
+EXIT_CODES = [
+    (0, "ok"),
+    ("EXIT_CHECK_FAILED", "a check failed (`ontology validate`, `phantom coverage`, `graph path`)"),
+    ("EXIT_USAGE", "usage error: an unknown option, a bad option value or term name"),
+    ("EXIT_BAD_DATA", "bad input data: a file that is missing, unreadable or malformed"),
+    ("EXIT_REFUSED", "refused: the edit, query or overwrite is not allowed (nothing changed)"),
+    ("EXIT_EXTERNAL", "an external service failed: a SPARQL endpoint, Java, a timeout"),
+    ("EXIT_INTERNAL", "internal error: a bug in anatloc (`ANATLOC_DEBUG=1` shows the traceback)"),
+    ("EXIT_INTERRUPTED", "interrupted (Ctrl-C); `train` keeps a resumable `.last.pt`"),
+]
+
+
+def _exit_rows() -> str:
+    from anatloc.ontology import errors
+
+    rows = []
+    for code, meaning in EXIT_CODES:
+        value = getattr(errors, code) if isinstance(code, str) else code
+        rows.append(f"| {value} | {meaning} |")
+    return "\n".join(rows)
 
 
 def _cell(text: str) -> str:
@@ -97,7 +126,7 @@ def render() -> str:
     from anatloc.cli.main import app
 
     root = typer.main.get_command(app)
-    lines = [HEADER]
+    lines = [HEADER.format(exit_rows=_exit_rows())]
     contents: list[str] = []
     body: list[str] = []
 

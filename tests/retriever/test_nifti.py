@@ -59,7 +59,7 @@ def test_missing_folder_and_garbage_files(tmp_path):
         load_volume(tmp_path, "pet")
     junk = tmp_path / "junk.nii.gz"
     junk.write_bytes(b"not a nifti")
-    with pytest.raises(DataError, match="cannot read pet image .*junk.nii.gz as NIfTI"):
+    with pytest.raises(DataError, match="pet image .*junk.nii.gz is not a NIfTI image"):
         load_volume(junk, "pet")
 
 
