@@ -253,15 +253,17 @@ def train(
             data_info=info,
         )
     except KeyboardInterrupt:
-        if main_rank:
-            from anatloc.retriever.train import last_path
+        if not main_rank:
+            raise
+        from anatloc.ontology.errors import Interrupted
+        from anatloc.retriever.train import last_path
 
-            typer.echo(
-                f"interrupted: a usable checkpoint is in {last_path(out)} "
-                f"(resume with --resume {last_path(out)})",
-                err=True,
-            )
-        raise
+        if show is not None and show.tty and show.width:  # end the rewritten progress line
+            show.stream.write("\n")
+        raise Interrupted(
+            f"interrupted: a usable checkpoint is in {last_path(out)} "
+            f"(resume with --resume {last_path(out)})"
+        ) from None
     if not main_rank:
         return
     summary = {
@@ -290,13 +292,6 @@ def train(
         f"wrote {result.out} ({summary['size_mb']} MB; {val}; {result.epochs} epochs, "
         f"{result.steps} steps, {summary['minutes']} min, stopped: {result.stopped})"
     )
-
-
-def default_model_path() -> Path:
-    """The checkpoint shipped with anatloc (``retriever/models/default.pt``)."""
-    from importlib import resources
-
-    return Path(str(resources.files("anatloc.retriever") / "models" / "default.pt"))
 
 
 def evaluate(
@@ -343,8 +338,9 @@ def evaluate(
 ) -> None:
     """Accuracy of a model on a lesion table: fine top-1/top-3, coarse top-1, per region."""
     from anatloc.ontology.errors import DataError
+    from anatloc.retriever.predict import shipped_model_path
 
-    path = model if model is not None else default_model_path()
+    path = model if model is not None else shipped_model_path()
     if model is None and not path.is_file():
         raise DataError(
             "no model given and no default model is shipped yet "

@@ -642,7 +642,15 @@ class _Sheet(_Node):
             col = _f32col
             tr = self.tris
             r = {}
-            for nm, k in (("a", 0), ("b", 1), ("c", 2), ("nor", 6), ("e0", 8), ("e1", 9), ("e2", 10)):
+            for nm, k in (
+                ("a", 0),
+                ("b", 1),
+                ("c", 2),
+                ("nor", 6),
+                ("e0", 8),
+                ("e1", 9),
+                ("e2", 10),
+            ):
                 r[nm] = [col([t[k][ax] for t in tr]) for ax in range(3)]
             r["inn"] = col([1.0 / t[7] for t in tr])
             # edges a-b, b-c, c-a of every triangle, as segments (start, direction, 1/|ab|^2)
@@ -1634,7 +1642,9 @@ class _Ctx:
                 v = v - F32(grow)
             return v
 
-        return self._memo(("A", name), compute, self.prep.atlas._shared_keys.get(("A", name), False))
+        return self._memo(
+            ("A", name), compute, self.prep.atlas._shared_keys.get(("A", name), False)
+        )
 
     def cell(self, part: str, cell: str):
         """A cell of a partition: max(container, (own - other) * 0.5 / wmax), where ``own`` is
@@ -2010,7 +2020,9 @@ class Atlas:
                 ent_loc = s_loc[np.repeat(starts[prow], cnt) + within]
             # classify every entry at its cell centre
             d = np.empty(len(ent_loc), F32)
-            o = np.argsort(ent_loc.astype(np.int16 if len(self.keys) < 32767 else np.int32), kind="stable")
+            o = np.argsort(
+                ent_loc.astype(np.int16 if len(self.keys) < 32767 else np.int32), kind="stable"
+            )
             sl = ent_loc[o]
             cut = np.flatnonzero(np.r_[True, sl[1:] != sl[:-1], True])
             shared = _Shared(prep, cen.astype(F32))

@@ -15,9 +15,15 @@ image spacing)`` capped by ``DataConfig.max_supersample``.  For the mask this ma
 occupancy in [0, 1]; a lesion so small that it falls between all sub-samples still marks
 the voxel holding its centre with its partial volume, so the target never vanishes.
 
-Everything is batched: all lesions of a case are sampled by one ``torch.grid_sample`` call
-per image (chunked to bound memory) on a zero-copy view of the volume — no Python loop over
-voxels.
+Two samplers give the same values.  Patches without rotation from an image on an
+axis-aligned grid (a diagonal affine, flips allowed: what scanners and the phantom write)
+take the separable path, :func:`separable_patches`: the mean of a voxel's k³ trilinear
+sub-samples factorises into three small per-axis weight matrices, contracted with the image
+block the patch covers (a sparse band product along z on a strided view of the volume,
+then two small dense products) — no sampling grid, about 4× faster per lesion on CPU.
+Otherwise (rotated patches, oblique images) all lesions of a case are sampled by one
+``torch.grid_sample`` call per image (chunked to bound memory) on a zero-copy view of the
+volume; ``cut_raw(separable=False)`` forces this path.
 
 Deterministic and random parts are separate (MONAI's rule): :func:`cut_raw` with no
 rotation/zoom cuts axis-aligned *blocks* slightly larger than the patch (``block_size``),
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,6 +226,157 @@ def sample_patches(
     return out
 
 
+# -- the separable path: axis-aligned images, no rotation ------------------------------------
+
+#: largest misalignment (voxels, over a patch) for which an image counts as axis-aligned
+_ALIGN_TOL_VOX = 1e-3
+
+
+def _axis_aligned(vol: Volume, half_mm: float) -> bool:
+    """True when the image's voxel axes are the world axes (a diagonal affine, flips
+    allowed), to within ``_ALIGN_TOL_VOX`` voxels over a patch of half-width ``half_mm``."""
+    m = vol.inverse[:3, :3]
+    off = m - np.diag(np.diag(m))
+    return bool(np.all(np.diag(m) != 0) and np.abs(off).sum(1).max() * half_mm < _ALIGN_TOL_VOX)
+
+
+def _axis_weights(v: np.ndarray, size: int, k: int, n: int, mode: str) -> tuple[np.ndarray, int]:
+    """The (size, L) weights of the voxels ``lo … lo+L−1`` of one image axis (``n``
+    voxels) in each output voxel: the mean over its ``k`` sub-sample positions ``v``
+    (voxel coordinates, (size·k,)) of the linear (or nearest) interpolation weights, zero
+    outside the image.  Returns (weights float64, lo).  (NumPy: a few small arrays, where
+    torch's per-operation overhead would dominate.)"""
+    cell = np.arange(v.size) // k
+    if mode == "nearest":
+        rows, cols, w = cell, np.rint(v).astype(np.int64), np.ones_like(v)  # half to even
+    else:
+        i0 = np.floor(v)
+        f = v - i0
+        i0 = i0.astype(np.int64)
+        rows = np.concatenate([cell, cell])
+        cols = np.concatenate([i0, i0 + 1])
+        w = np.concatenate([1.0 - f, f])
+    keep = (cols >= 0) & (cols < n) & (w != 0)
+    rows, cols, w = rows[keep], cols[keep], w[keep]
+    if cols.size == 0:
+        return np.zeros((size, 0)), 0
+    lo = int(cols.min())
+    L = int(cols.max()) - lo + 1
+    W = np.bincount(rows * L + (cols - lo), weights=w / k, minlength=size * L)
+    return W.reshape(size, L), lo
+
+
+@contextmanager
+def one_thread():
+    """Run torch on one intra-op thread inside the block: patch cutting is many small
+    operations, for which a second thread costs more in synchronisation than it brings
+    (and far more when another process keeps the other core busy)."""
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _sparse(W: torch.Tensor) -> torch.Tensor:
+    """``W`` as a float32 CSR matrix (torch calls CSR support "beta": the warning is noise)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return W.to(torch.float32).to_sparse_csr()
+
+
+def separable_patches(
+    vol: Volume,
+    centers: torch.Tensor,
+    size: int,
+    spacing: float,
+    k: int = 1,
+    *,
+    mode: str = "bilinear",
+    fill: float = 0.0,
+    equals: torch.Tensor | None = None,
+    src: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Pooled axis-aligned patches (B, size, size, size) of an axis-aligned ``vol``: the
+    same values as :func:`sample_patches` followed by the k³ mean, computed without a grid.
+
+    On a tensor-product grid the mean of the k³ trilinear (or nearest) sub-samples of an
+    output voxel is separable: three small (size × L) weight matrices, one per axis,
+    contracted with the image block the patch covers: along z as a sparse band matrix on a
+    strided view of the image (no copy), then along y and x as small dense products.  The
+    cost follows the block's voxels, not the k³·size³ sample points and their coordinates.
+    ``equals``: (B,) ids — sample the indicator ``vol == id`` instead (the lesion mask).
+    """
+    B = centers.shape[0]
+    inv = vol.inverse
+    if src is None:
+        src = _volume_tensor(vol)[0, 0]  # (n2, n1, n0), zero-copy
+    src = src.contiguous()  # whole rows must be contiguous for the strided slab
+    dims = vol.shape
+    o = offsets(size, spacing, k).numpy()
+    out = torch.empty((B, size, size, size), dtype=torch.float32)
+    c = centers.to(torch.float64).numpy()
+    with one_thread():
+        for b in range(B):
+            lab = None if equals is None else equals[b]
+            out[b] = _separable_one(src, inv, dims, o, c[b], size, k, mode, fill, lab)
+    return out
+
+
+def _separable_one(
+    src: torch.Tensor,
+    inv: np.ndarray,
+    dims: tuple[int, int, int],
+    o: np.ndarray,
+    c: np.ndarray,
+    size: int,
+    k: int,
+    mode: str,
+    fill: float,
+    label: torch.Tensor | None,
+) -> torch.Tensor:
+    """One lesion of :func:`separable_patches`: (size, size, size)."""
+    Ws, los = [], []
+    v0 = inv[:3, :3] @ c + inv[:3, 3]  # the centre's voxel, exactly
+    for a in range(3):
+        v = v0[a] + inv[a, a] * o
+        W, lo = _axis_weights(v, size, k, dims[a], mode)
+        Ws.append(torch.from_numpy(W))
+        los.append(lo)
+    if min(W.shape[1] for W in Ws) == 0:  # wholly outside the image
+        return torch.full((size, size, size), fill, dtype=torch.float32)
+    (W0, W1, W2), (l0, l1, l2) = Ws, los
+    L0, L1, L2 = W0.shape[1], W1.shape[1], W2.shape[1]
+    # the patch's planes and rows, whole rows: a strided (L2, L1·n0) matrix, no copy
+    n0 = src.shape[2]
+    if label is None:
+        slab = src.as_strided(
+            (L2, L1 * n0),
+            (src.stride(0), 1),
+            src.storage_offset() + l2 * src.stride(0) + l1 * src.stride(1),
+        )
+    else:
+        slab = (src[l2 : l2 + L2, l1 : l1 + L1] == label).to(torch.float32).view(L2, L1 * n0)
+    # z first, as a sparse band matrix (each output plane mixes a few input planes), then
+    # y and x as small dense products
+    t = (_sparse(W2) @ slab).view(size, L1, n0)[:, :, l0 : l0 + L0]  # (S_l, L1, L0)
+    t = torch.matmul(W1.to(torch.float32), t)  # (S_l, S_j, L0)
+    t = t @ W0.to(torch.float32).T  # (S_l, S_j, S_i)
+    res = t.permute(2, 1, 0)  # (i, j, l) = patch axes (x, y, z)
+    if fill != 0.0:
+        s = [W.sum(1) for W in Ws]
+        outside = 1.0 - s[0][:, None, None] * s[1][None, :, None] * s[2][None, None, :]
+        if bool((outside.abs() > 1e-9).any()):
+            res = res + (fill * outside).to(torch.float32)
+    return res
+
+
 def cut_raw(
     images: CaseImages,
     centers: np.ndarray | torch.Tensor,
@@ -228,11 +386,14 @@ def cut_raw(
     transforms: np.ndarray | torch.Tensor | None = None,
     size: int | None = None,
     max_supersample: int = 3,
+    separable: bool = True,
 ) -> torch.Tensor:
     """Raw patches (B, 3, S, S, S): CT in HU (−1000 when there is no CT), PET in SUV, and
     the target-lesion mask (soft occupancy).  ``size`` overrides ``scale.size`` (blocks).
 
     ``transforms`` (B, 3, 3) (rotation × zoom) turn the patch about its centre.
+    Without them, images on axis-aligned grids are cut by :func:`separable_patches`
+    (the same values, about 4× faster); ``separable=False`` forces the sampling grid.
     """
     S = int(size or scale.size)
     s = float(scale.spacing)
@@ -246,8 +407,19 @@ def cut_raw(
         for b0 in range(0, total, per):
             yield slice(b0, min(total, b0 + per))
 
+    half = (S - 1) / 2.0 * s + s
+
+    aligned: dict[int, bool] = {}
+
+    def fast(vol: Volume) -> bool:
+        if id(vol) not in aligned:
+            aligned[id(vol)] = separable and tr is None and _axis_aligned(vol, half)
+        return aligned[id(vol)]
+
     def image_channel(vol: Volume, fill: float) -> torch.Tensor:
         k = supersample_factor(vol.spacing, s, max_supersample)
+        if fast(vol):
+            return separable_patches(vol, c, S, s, k, fill=fill)
         res = torch.empty((B, S, S, S), dtype=torch.float32)
         for sl in chunks(k):
             v = sample_patches(vol, c[sl], S, s, k, None if tr is None else tr[sl], fill=fill)
@@ -269,7 +441,9 @@ def cut_raw(
         lab = torch.from_numpy(labels[use_mask].astype(np.float32))
         ci = c[idx]
         ti = None if tr is None else tr[idx]
-        for sl in chunks(k, len(idx)):
+        if fast(vol):
+            mask[idx] = separable_patches(vol, ci, S, s, k, mode="nearest", equals=lab)
+        for sl in chunks(k, len(idx)) if not fast(vol) else ():
             t_sl = None if ti is None else ti[sl]
             ids = sample_patches(vol, ci[sl], S, s, k, t_sl, mode="nearest")
             hit = (ids == lab[sl].view(-1, 1, 1, 1)).to(torch.float32)

@@ -55,7 +55,17 @@ import numpy as np
 
 from anatloc.ontology.errors import DataError
 
-from .nifti import Volume, load_volume, make_volume
+from .nifti import (
+    Grid,
+    Volume,
+    check_centers,
+    check_mask_grid,
+    check_overlap,
+    load_volume,
+    make_volume,
+    open_nifti,
+    read_data,
+)
 from .table import CENTER, SIZE, LesionRecord, _err, _float
 
 #: columns every prediction row ends with, after the lesion's own columns
@@ -308,32 +318,9 @@ class MaskLesion:
 
 
 def _open_nifti(path: Path, kind: str):
-    import nibabel as nib
-
-    try:
-        # one open file for the whole read: slab after slab continues a gzip stream instead
-        # of decompressing it again from the start
-        img = nib.load(str(path), keep_file_open=True)
-    except Exception as exc:  # nibabel raises many kinds for a bad file
-        raise DataError(
-            f"cannot read {kind} image {path} as NIfTI ({exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})"
-        ) from None
-    shape = img.shape
-    if len(shape) == 4 and shape[3] == 1:
-        shape = shape[:3]
-    if len(shape) != 3:
-        raise DataError(
-            f"{kind} image {path}: expected a 3-D image, got {len(shape)} dimensions "
-            f"{tuple(img.shape)}"
-        )
-    if min(shape) < 1:
-        raise DataError(f"{kind} image {path}: the image is empty {tuple(img.shape)}")
-    if img.affine is None:
-        raise DataError(f"{kind} image {path}: no affine in the header")
-    # the checks of an affine (finite, invertible) on a one-voxel volume
-    make_volume(np.zeros((1, 1, 1), np.float32), img.affine, path)
-    return img
+    """The image's header, checked (:func:`.nifti.open_nifti`); one open file for the whole
+    read: slab after slab continues a gzip stream instead of decompressing it again."""
+    return open_nifti(path, kind, keep_open=True)
 
 
 def _read_block(
@@ -344,17 +331,7 @@ def _read_block(
     large image are never both in memory."""
 
     def read(sl):
-        key = (*sl, 0) if len(img.shape) == 4 else sl
-        try:
-            out = np.asanyarray(img.dataobj[key])
-        except Exception as exc:
-            raise DataError(
-                f"cannot read {kind} image {path} ({exc.__class__.__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else 'truncated or damaged file'})"
-            ) from None
-        if np.iscomplexobj(out):
-            raise DataError(f"{kind} image {path}: complex values; expected real intensities")
-        return out
+        return read_data(img, path, kind, (*sl, 0) if len(img.shape) == 4 else sl)
 
     if dtype is None:
         return read(slices)
@@ -365,8 +342,30 @@ def _read_block(
     z = slices[2]
     for k0 in range(z.start, z.stop, step):
         k1 = min(z.stop, k0 + step)
-        out[:, :, k0 - z.start : k1 - z.start] = read((slices[0], slices[1], slice(k0, k1)))
+        with np.errstate(all="ignore"):  # beyond float32: inf, refused by make_volume
+            out[:, :, k0 - z.start : k1 - z.start] = read((slices[0], slices[1], slice(k0, k1)))
     return out
+
+
+#: the largest lesion id a mask may hold
+_MAX_ID = 2**31 - 1
+
+
+def _find_objects(lab_arr: np.ndarray, wanted: Sequence[int]) -> dict[int, tuple[slice, ...]]:
+    """The bounding boxes of the ids ``wanted`` that occur in ``lab_arr``; large, sparse ids
+    (a table's id 10⁹) are numbered 1…n first, so memory follows the number of lesions."""
+    from scipy import ndimage
+
+    top = max(wanted)
+    if top <= 4 * len(wanted) + 65536:
+        objs = ndimage.find_objects(lab_arr, max_label=top)
+        return {lab: objs[lab - 1] for lab in wanted if 0 < lab <= len(objs) and objs[lab - 1]}
+    ids = np.asarray(sorted(set(wanted)), dtype=np.int64)
+    compact = np.zeros(lab_arr.shape, dtype=np.int32)
+    hit = np.isin(lab_arr, ids)
+    compact[hit] = np.searchsorted(ids, lab_arr[hit]) + 1
+    objs = ndimage.find_objects(compact, max_label=len(ids))
+    return {int(lab): objs[i] for i, lab in enumerate(ids) if objs[i]}
 
 
 def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[MaskLesion], str]:
@@ -408,6 +407,11 @@ def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[Mas
             )
     if vals.min() < 0:
         raise DataError(f"mask image {path}: negative values; expected ids ≥ 0")
+    if vals.max() > _MAX_ID:
+        raise DataError(
+            f"mask image {path}: lesion id {vals.max():.0f} is too large; expected an instance "
+            f"mask (0 background, 1, 2, … one id per lesion, at most {_MAX_ID})"
+        )
     ids = np.unique(vals).astype(np.int64)
     del vals
     if labels is None and len(ids) == 1:
@@ -417,12 +421,12 @@ def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[Mas
         mode = "instance"
         lab_arr = np.rint(sub).astype(np.int64) if sub.dtype.kind == "f" else sub
         wanted = [int(v) for v in ids] if labels is None else sorted({int(v) for v in labels})
-    if lab_arr.dtype.kind == "u" and lab_arr.dtype.itemsize >= 8:
-        lab_arr = lab_arr.astype(np.int64)
-    objects = ndimage.find_objects(lab_arr, max_label=max(wanted))
+    if lab_arr.dtype.kind == "b" or (lab_arr.dtype.kind == "u" and lab_arr.dtype.itemsize >= 8):
+        lab_arr = lab_arr.astype(np.uint8 if lab_arr.dtype.kind == "b" else np.int64)
+    objects = _find_objects(lab_arr, wanted)
     lesions = []
     for lab in wanted:
-        sl = objects[lab - 1] if 0 < lab <= len(objects) else None
+        sl = objects.get(lab)
         if sl is None:
             continue  # a table's id that is absent: the caller names the row
         m = np.asarray(lab_arr[sl] == lab)
@@ -661,7 +665,7 @@ def _load_ct_crop(path: Path, centers: np.ndarray, half_mm: float) -> Volume:
     data = _read_block(img, slices, path, "ct", np.float32)  # type: ignore[arg-type]
     shift = np.eye(4)
     shift[:3, 3] = a
-    vol = make_volume(data, affine @ shift, path)
+    vol = make_volume(data, affine @ shift, path, kind="ct")
     return vol
 
 
@@ -698,6 +702,83 @@ def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> 
     return recs
 
 
+def localize(
+    localizer,
+    pet: Volume,
+    ct: Volume | None,
+    mask_lesions: Sequence[MaskLesion],
+    mask_recs: Sequence[LesionRecord],
+    box_recs: Sequence[LesionRecord],
+    *,
+    batch_size: int = 64,
+    top_k: int | None = None,
+    abstain_threshold: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    timing: dict[str, float] | None = None,
+) -> list:
+    """Patches and the network for the lesions of one case (mask lesions first, then
+    boxes), ``batch_size`` lesions at a time so that memory stays bounded for a case with
+    thousands of lesions; the predictions in that order.  Each mask lesion is cut from a
+    crop that holds only it.  ``timing`` gets ``patches_s`` and ``model_s`` added."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from .data import cut_case
+    from .patches import CaseImages, one_thread, to_channels
+
+    cfg = localizer.preset.data
+    timing = {} if timing is None else timing
+    timing.setdefault("patches_s", 0.0)
+    timing.setdefault("model_s", 0.0)
+    records = list(mask_recs) + list(box_recs)
+    n_mask, n = len(mask_recs), len(records)
+    workers = torch.get_num_threads()
+
+    def cut_one(i: int):
+        crop = CaseImages(pet=pet, ct=ct, mask=mask_lesions[i].crop())
+        return cut_case(crop, [mask_recs[i]], cfg)
+
+    preds: list = []
+    with torch.inference_mode():
+        for s0 in range(0, n, batch_size):
+            s1 = min(n, s0 + batch_size)
+            t2 = time.perf_counter()
+            loc_raw, ctx_raw, sizes = [], [], []
+            # many small operations, each on one intra-op thread (see patches.one_thread);
+            # with more threads allowed, the mask lesions are cut by that many workers
+            with one_thread():
+                mine = range(s0, min(s1, n_mask))
+                if workers > 1 and len(mine) > 1:
+                    with ThreadPoolExecutor(min(workers, len(mine))) as pool:
+                        cut = list(pool.map(cut_one, mine))
+                else:
+                    cut = [cut_one(i) for i in mine]
+                for a, b, _, s in cut:
+                    loc_raw.append(a)
+                    ctx_raw.append(b)
+                    sizes.append(s)
+                if s1 > n_mask:
+                    boxes = box_recs[max(s0, n_mask) - n_mask : s1 - n_mask]
+                    a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct), boxes, cfg)
+                    loc_raw.append(a)
+                    ctx_raw.append(b)
+                    sizes.append(s)
+                local = to_channels(torch.cat(loc_raw), ct is not None, cfg)
+                context = to_channels(torch.cat(ctx_raw), ct is not None, cfg)
+            size_mm = np.concatenate(sizes)
+            t3 = time.perf_counter()
+            ret = localizer.retrieve_patches(
+                local, context, size_mm, top_k=top_k, abstain_threshold=abstain_threshold
+            )
+            preds.extend(localizer._to_predictions(ret, records[s0:s1]))
+            timing["patches_s"] += t3 - t2
+            timing["model_s"] += time.perf_counter() - t3
+            if progress is not None:
+                progress(s1, n)
+    return preds
+
+
 def predict_case(
     localizer,
     case: CaseInput,
@@ -712,24 +793,34 @@ def predict_case(
 
     ``views``: the PET projections to keep for the MIP picture (``()``: none);
     ``progress(done, total)`` counts the lesions whose patches are cut."""
-    import torch
-
     from anatloc.phantom import mip
 
-    from .data import cut_case
-    from .patches import CaseImages, to_channels
     from .report import sentence
 
     cfg = localizer.preset.data
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     pet, warn = _load_pet(case.pet)
+    pet_grid = Grid(pet.shape, pet.affine, f"pet image {case.pet}")
+    ct_grid = None
+    if case.ct is not None:  # the CT's header: it must overlap the PET
+        ct_img = _open_nifti(case.ct, "ct")
+        ct_grid = Grid(ct_img.shape[:3], np.asarray(ct_img.affine), f"ct image {case.ct}")
+        del ct_img
+        check_overlap(pet_grid, ct_grid)
     # -- the lesions: mask lesions (instance ids or components) and boxes
     mask_lesions: list[MaskLesion] = []
     mode = ""
     box_recs = [r for r in case.records if r.mask_label is None]
     mask_recs = [r for r in case.records if r.mask_label is not None]
     if case.mask is not None and (mask_recs or not case.records):
+        m_img = _open_nifti(case.mask, "mask")
+        check_mask_grid(
+            Grid(m_img.shape[:3], np.asarray(m_img.affine), f"mask image {case.mask}"),
+            pet_grid,
+            ct_grid,
+        )
+        del m_img
         labels = [r.mask_label for r in mask_recs] if mask_recs else None
         mask_lesions, mode = read_mask(case.mask, labels)
         if mask_recs:
@@ -755,6 +846,7 @@ def predict_case(
         + [r.center for r in box_recs],
         dtype=np.float64,
     ).reshape(-1, 3)
+    check_centers(pet_grid, centers, records)
     timing["read_s"] = time.perf_counter() - t0
     # -- the CT, only where patches reach
     t1 = time.perf_counter()
@@ -763,37 +855,20 @@ def predict_case(
     if case.ct is not None:
         ct = _load_ct_crop(case.ct, centers, half + 2.0 * cfg.max_supersample)
     timing["ct_s"] = time.perf_counter() - t1
-    # -- patches: each mask lesion from a crop that holds only it; boxes together
-    t2 = time.perf_counter()
-    loc_raw, ctx_raw, sizes = [], [], []
-    for i, (r, les) in enumerate(zip(mask_recs, mask_lesions, strict=True)):
-        a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct, mask=les.crop()), [r], cfg)
-        loc_raw.append(a)
-        ctx_raw.append(b)
-        sizes.append(s)
-        if progress is not None:
-            progress(i + 1, len(records))
-    if box_recs:
-        a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct), box_recs, cfg)
-        loc_raw.append(a)
-        ctx_raw.append(b)
-        sizes.append(s)
-        if progress is not None:
-            progress(len(records), len(records))
-    local = to_channels(torch.cat(loc_raw), ct is not None, cfg)
-    context = to_channels(torch.cat(ctx_raw), ct is not None, cfg)
-    size_mm = np.concatenate(sizes)
-    timing["patches_s"] = time.perf_counter() - t2
-    # -- the network, batched
-    t3 = time.perf_counter()
-    preds = []
-    for s0 in range(0, len(records), batch_size):
-        sl = slice(s0, s0 + batch_size)
-        ret = localizer.retrieve_patches(
-            local[sl], context[sl], size_mm[sl], top_k=top_k, abstain_threshold=abstain_threshold
-        )
-        preds.extend(localizer._to_predictions(ret, records[sl]))
-    timing["model_s"] = time.perf_counter() - t3
+    # -- patches and the network, a batch of lesions at a time
+    preds = localize(
+        localizer,
+        pet,
+        ct,
+        mask_lesions,
+        mask_recs,
+        box_recs,
+        batch_size=batch_size,
+        top_k=top_k,
+        abstain_threshold=abstain_threshold,
+        progress=progress,
+        timing=timing,
+    )
     # -- facts, sentences, outlines, the PET projections
     t4 = time.perf_counter()
     ont = localizer.ont

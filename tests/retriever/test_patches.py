@@ -195,3 +195,26 @@ def test_mask_stats_centroid_and_extent(cube_case):
     assert np.allclose(centre, CENTRE, atol=1.0)
     assert np.all((size > 14) & (size < 24))
     assert set(stats) == {1, 2} and 3 not in mask_stats(cube_case.mask, [3])
+
+
+@pytest.mark.parametrize("scale", [ScaleConfig(8, 3.0), ScaleConfig(6, 12.0)])
+def test_separable_cut_equals_the_sampling_grid(scale):
+    """The axis-aligned fast path (no grid) gives the grid path's patches: random images on a
+    RAS and an LPS grid, an axis-aligned instance mask, lesions inside, at the border and
+    outside the images, with sub-sampling."""
+    rng = np.random.default_rng(5)
+    ct = make_volume(rng.normal(0, 300, (48, 48, 48)).astype(np.float32), CT_AFFINE)
+    pet = make_volume(rng.gamma(2.0, 1.0, (32, 32, 32)).astype(np.float32), PET_AFFINE)
+    ids = rng.integers(0, 4, (48, 48, 48)).astype(np.float32)
+    nearly = CT_AFFINE.copy()
+    nearly[0, 1] = 1e-9  # a stored affine's rounding: still axis-aligned
+    case = CaseImages(pet=pet, ct=ct, mask=make_volume(ids, nearly))
+    # (off the voxel grid: a nearest-neighbour tie may round either way in float32)
+    centres = np.array([CENTRE + 0.37, [80.3, -90.2, 0.1], [300.0, 0.0, 0.0], [1.3, 2.7, -93.1]])
+    t = Targets(np.array([1, 2, 3, 0]), centres, np.full((4, 3), 10.0))
+    for cap in (1, 3):
+        fast = cut_raw(case, centres, scale, t, max_supersample=cap)
+        grid = cut_raw(case, centres, scale, t, max_supersample=cap, separable=False)
+        torch.testing.assert_close(fast[:, 0], grid[:, 0], rtol=1e-5, atol=0.05)  # HU
+        torch.testing.assert_close(fast[:, 1:], grid[:, 1:], rtol=1e-5, atol=1e-4)
+    assert torch.all(fast[2, 0] == CT_FILL)
