@@ -59,6 +59,7 @@ from .nifti import (
     Grid,
     Volume,
     check_centers,
+    check_gzip_stream,
     check_mask_grid,
     check_overlap,
     load_volume,
@@ -378,6 +379,7 @@ def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[Mas
     from scipy import ndimage
 
     img = _open_nifti(path, "mask")
+    check_gzip_stream(path, "mask")  # a mask compresses well: checking its stream is cheap
     full = tuple(slice(0, n) for n in img.shape[:3])
     data = _read_block(img, full, path, "mask")  # stored type: no float32 copy of a mask
     affine = np.asarray(img.affine, dtype=np.float64)

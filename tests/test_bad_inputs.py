@@ -10,6 +10,7 @@ copied into each test's folder and damaged there; the model is the retriever tes
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import socket
@@ -163,6 +164,19 @@ def _corrupt_gzip(w: Work):
     raw[mid : mid + 64] = bytes(64)  # zeros in the middle of the deflate stream
     p.write_bytes(bytes(raw))
     return w.predict(pet=p), [f"pet image {p}", "truncated or damaged file"]
+
+
+def _corrupt_gzip_mask(w: Work):
+    # predict reads masks block-wise and never reaches the gzip trailer: a byte changed in a
+    # stored (uncompressed) deflate block inflates without complaint, only the CRC tells
+    p = w.dir / "bad_mask.nii.gz"
+    raw = bytearray(gzip.decompress(w.mask.read_bytes()))
+    raw[len(raw) - 100] ^= 0x07  # a voxel of the mask: another lesion id
+    stored = bytearray(gzip.compress(bytes(raw), compresslevel=0))
+    body = gzip.compress(bytes(gzip.decompress(w.mask.read_bytes())), compresslevel=0)
+    stored[-8:] = body[-8:]  # the original CRC and length: the data no longer matches them
+    p.write_bytes(bytes(stored))
+    return w.predict(mask=p), [f"mask image {p}", "truncated or damaged file"]
 
 
 def _image_2d(w: Work):
@@ -435,6 +449,7 @@ CASES = [
     ("nifti-not-nifti", _not_nifti, EXIT_BAD_DATA),
     ("nifti-truncated-gzip", _truncated_gzip, EXIT_BAD_DATA),
     ("nifti-corrupt-gzip", _corrupt_gzip, EXIT_BAD_DATA),
+    ("nifti-corrupt-gzip-mask", _corrupt_gzip_mask, EXIT_BAD_DATA),
     ("nifti-2d", _image_2d, EXIT_BAD_DATA),
     ("nifti-4d", _image_4d, EXIT_BAD_DATA),
     ("nifti-nan-inf-pet", _nan_pet, EXIT_BAD_DATA),
