@@ -429,12 +429,14 @@ def check_pet_units(vol: Volume) -> None:
 
 
 def check_mask(vol: Volume) -> None:
-    if not np.allclose(vol.data, np.round(vol.data)):
+    # the checks look at the lesion voxels only: a mask is mostly background (0 passes both)
+    ids = vol.data[vol.data != 0]
+    if not np.allclose(ids, np.round(ids)):
         raise DataError(
             f"mask image {vol.name()}: non-integer values; expected an instance mask "
             "(0 background, 1, 2, … one id per lesion)"
         )
-    if float(vol.data.min()) < 0:
+    if ids.size and float(ids.min()) < 0:
         raise DataError(f"mask image {vol.name()}: negative values; expected ids ≥ 0")
 
 

@@ -671,8 +671,12 @@ def mask_stats(vol: Volume, labels: Sequence[int]) -> dict[int, tuple[np.ndarray
     data = vol.data
     want = np.asarray(sorted(set(int(v) for v in labels)))
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    ids = np.rint(data).astype(np.int64, copy=False)
-    objects = ndimage.find_objects(np.where(np.isin(ids, want), ids, 0))
+    if not len(want):
+        return out
+    top = int(want.max())
+    ids = np.rint(data).astype(np.int32 if top < 2**31 - 1 else np.int64, copy=False)
+    # boxes of the ids up to the largest wanted one (the others' boxes are not looked at)
+    objects = ndimage.find_objects(ids, max_label=top)
     for lab in want:
         if lab - 1 >= len(objects) or objects[lab - 1] is None:
             continue

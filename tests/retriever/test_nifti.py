@@ -75,3 +75,20 @@ def test_mask_must_hold_integer_ids(tmp_path):
     p = _save(tmp_path / "m.nii.gz", np.full((3, 3, 3), 0.5, np.float32))
     with pytest.raises(DataError, match="non-integer"):
         load_volume(p, "mask")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"), [(2.5, "non-integer values"), (-3.0, "negative values")]
+)
+def test_mask_checks_look_at_the_lesion_voxels(tmp_path, value, words):
+    # a mask is mostly background; one bad voxel among the zeros must still be found
+    data = np.zeros((40, 40, 40), np.float32)
+    data[5:8, 5:8, 5:8] = 1
+    data[20, 20, 20] = value
+    p = tmp_path / "mask.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), p)
+    with pytest.raises(DataError, match=words):
+        load_volume(p, "mask")
+    data[20, 20, 20] = 0
+    nib.save(nib.Nifti1Image(data, np.eye(4)), p)
+    assert load_volume(p, "mask").data.max() == 1

@@ -218,3 +218,16 @@ def test_separable_cut_equals_the_sampling_grid(scale):
         torch.testing.assert_close(fast[:, 0], grid[:, 0], rtol=1e-5, atol=0.05)  # HU
         torch.testing.assert_close(fast[:, 1:], grid[:, 1:], rtol=1e-5, atol=1e-4)
     assert torch.all(fast[2, 0] == CT_FILL)
+
+
+def test_mask_stats_ignores_ids_not_asked_for():
+    # ids above and between the wanted ones neither change the boxes nor cost a box each
+    data = np.zeros((30, 30, 30), np.float32)
+    data[2:5, 2:5, 2:5] = 1
+    data[10:12, 10:12, 10:12] = 7
+    data[20:22, 20:22, 20:22] = 40_000
+    vol = make_volume(data, np.diag([2.0, 2.0, 2.0, 1.0]))
+    stats = mask_stats(vol, [1, 7, 9])
+    assert sorted(stats) == [1, 7]
+    np.testing.assert_allclose(stats[1][0], [6.0, 6.0, 6.0])
+    np.testing.assert_allclose(stats[7][1], [4.0, 4.0, 4.0])
