@@ -94,6 +94,11 @@ class Grid:
         world = corners @ self.affine[:3, :3].T + self.affine[:3, 3]
         return world.min(axis=0), world.max(axis=0)
 
+    def overlaps(self, other: Grid) -> bool:
+        """Whether the two fields of view share some volume in world space."""
+        (a0, a1), (b0, b1) = self.box(), other.box()
+        return bool(np.all(np.minimum(a1, b1) > np.maximum(a0, b0)))
+
     def contains(self, points: np.ndarray) -> np.ndarray:
         """(N,) bool: the world points (N, 3) that lie in the field of view."""
         inv = np.linalg.inv(self.affine)
@@ -123,8 +128,7 @@ class Grid:
 
 def check_overlap(pet: Grid, ct: Grid) -> None:
     """A CT and a PET must overlap in world space (they are one patient's scans)."""
-    (a0, a1), (b0, b1) = pet.box(), ct.box()
-    if np.any(np.minimum(a1, b1) <= np.maximum(a0, b0)):
+    if not pet.overlaps(ct):
         raise DataError(
             f"the {ct.name} and the {pet.name} do not overlap in world space (ct: "
             f"{ct.extent()}; pet: {pet.extent()}); expected one patient's PET and CT, with "
@@ -147,8 +151,7 @@ def check_mask_grid(mask: Grid, pet: Grid, ct: Grid | None = None) -> None:
                 f"{mask.summary()}; {shown}); expected a mask saved with its image's header "
                 "(the same affine)"
             )
-    (m0, m1), (p0, p1) = mask.box(), pet.box()
-    if np.any(np.minimum(m1, p1) <= np.maximum(m0, p0)):
+    if not mask.overlaps(pet):
         raise DataError(
             f"{mask.name} matches the grid of no image and lies outside the PET in "
             f"world space (mask: {mask.summary()}; {shown}); expected a mask on the PET or CT "
@@ -211,6 +214,20 @@ def damaged_error(kind: str, path: Path, why: str) -> DataError:
     )
 
 
+def existing_file(path: str | os.PathLike, kind: str) -> Path:
+    """``path`` as a Path, refused with a :class:`DataError` when it does not exist or is a
+    folder (a DICOM series, say)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{kind} image {p} does not exist")
+    if p.is_dir():
+        raise DataError(
+            f"{kind} image {p} is a folder; expected a NIfTI file (.nii or .nii.gz), "
+            "convert DICOM series first (e.g. with dcm2niix)"
+        )
+    return p
+
+
 def open_nifti(path: str | os.PathLike, kind: str = "image", *, keep_open: bool = False):
     """The nibabel image of a NIfTI file, its header checked; no image data is read.
 
@@ -221,14 +238,7 @@ def open_nifti(path: str | os.PathLike, kind: str = "image", *, keep_open: bool 
     """
     import nibabel as nib
 
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{kind} image {p} does not exist")
-    if p.is_dir():
-        raise DataError(
-            f"{kind} image {p} is a folder; expected a NIfTI file (.nii or .nii.gz), "
-            "convert DICOM series first (e.g. with dcm2niix)"
-        )
+    p = existing_file(path, kind)
     try:
         with _quiet():
             img = nib.load(str(p), keep_file_open=keep_open)

@@ -62,6 +62,7 @@ from .nifti import (
     check_gzip_stream,
     check_mask_grid,
     check_overlap,
+    existing_file,
     load_volume,
     make_volume,
     open_nifti,
@@ -160,24 +161,12 @@ class CaseInput:
                 "give the lesions as exactly one of a mask (--lesions MASK.nii.gz) or boxes "
                 "(--boxes boxes.csv)"
             )
-        pet_p = _existing(pet, "pet")
-        ct_p = _existing(ct, "ct") if ct is not None else None
+        pet_p = existing_file(pet, "pet")
+        ct_p = existing_file(ct, "ct") if ct is not None else None
         cid = case_id or case_id_for(pet_p)
         if lesions is not None:
-            return cls(cid, pet_p, ct_p, mask=_existing(lesions, "mask"))
+            return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"))
         return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p))
-
-
-def _existing(path: str | os.PathLike, kind: str) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"{kind} image {p} does not exist")
-    if p.is_dir():
-        raise DataError(
-            f"{kind} image {p} is a folder; expected a NIfTI file (.nii or .nii.gz), "
-            "convert DICOM series first (e.g. with dcm2niix)"
-        )
-    return p
 
 
 def read_boxes(
