@@ -45,10 +45,19 @@ def phantom_case(lesions: int, *, seed: int = 1, profile: str = "internal", root
     }
 
 
-def localizer(preset_name: str, ont, text=None, *, device: str = "cpu", shipped: bool = True):
+def localizer(
+    preset_name: str,
+    ont,
+    text=None,
+    *,
+    device: str = "cpu",
+    shipped: bool = True,
+    precision: str = "auto",
+):
     """(Localizer, how the weights were made): the shipped checkpoint for ``cpu-small`` when
     there is one, else random weights of the preset (speed does not depend on them).
-    ``text``: (coarse, fine) frozen term embeddings (default: random)."""
+    ``text``: (coarse, fine) frozen term embeddings (default: random).  ``precision`` of the
+    image encoders (random weights have no training record, so "auto" means fp32 on CPU)."""
     import torch
 
     from anatloc.retriever.config import get_preset
@@ -58,7 +67,8 @@ def localizer(preset_name: str, ont, text=None, *, device: str = "cpu", shipped:
 
     path = shipped_model_path()
     if shipped and preset_name == "cpu-small" and path.is_file():
-        return Localizer.from_checkpoint(path, device=device, ontology=ont), f"shipped {path.name}"
+        loc = Localizer.from_checkpoint(path, device=device, ontology=ont, precision=precision)
+        return loc, f"shipped {path.name}"
     torch.manual_seed(0)
     preset = get_preset(preset_name)
     if text is None:
@@ -67,6 +77,12 @@ def localizer(preset_name: str, ont, text=None, *, device: str = "cpu", shipped:
             torch.randn(len(ont.terms("fine")), 384),
         )
     loc = Localizer(
-        Retriever(preset.model), preset, ont, text[0], text[1], device=torch.device(device)
+        Retriever(preset.model),
+        preset,
+        ont,
+        text[0],
+        text[1],
+        device=torch.device(device),
+        precision=precision,
     )
     return loc, "random"

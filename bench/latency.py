@@ -13,7 +13,12 @@ holds only it), the network, coarse-to-fine retrieval over the text bank compute
   one, else random weights — ``weights`` says which) at the large batch; ``batch1`` at
   batch 1; ``grid_path``: the same with the former patch sampler (a k³-supersampled
   ``grid_sample`` grid per lesion, ``cut_raw(separable=False)``) for comparison;
-* ``paper``: the ``paper`` preset (random weights), both batch sizes;
+* ``paper``: the ``paper`` preset (random weights), both batch sizes, in the precision a
+  ``paper`` model gets here by default: it is trained on a GPU under bf16 autocast, so
+  ``--precision auto`` runs its encoders in bf16 on a CPU with native bf16 (AVX512-BF16 or
+  AMX) and in fp32 elsewhere (``precision`` says which).  ``batched_fp32`` is the same batch
+  in fp32, with how far the two agree (``bf16_agreement``: the share of lesions with the
+  same fine top-1, and the largest change of the reported score);
 * ``reference_style_ms_per_lesion``: what the reference code does, on the same model and
   lesions: batch 1, and for every lesion the candidate descriptions re-encoded by the
   sentence encoder — all coarse terms, then the fine children of the chosen coarse term —
@@ -39,6 +44,7 @@ from _cases import localizer, phantom_case
 from _common import emit, machine, timeit
 
 from anatloc.ontology import load_ontology
+from anatloc.retriever.infer import resolve_precision
 
 
 def read_lesions(files: dict, cfg) -> dict:
@@ -71,9 +77,13 @@ def run_localize(loc, data: dict, n: int, batch: int, *, repeat: int, grid: bool
     les, recs = data["lesions"][:n], data["recs"][:n]
     timing: dict = {}
 
+    preds: list = []
+
     def once():
         timing.clear()
-        localize(loc, data["pet"], data["ct"], les, recs, [], batch_size=batch, timing=timing)
+        preds[:] = localize(
+            loc, data["pet"], data["ct"], les, recs, [], batch_size=batch, timing=timing
+        )
 
     saved = D.cut_raw
     if grid:
@@ -89,6 +99,8 @@ def run_localize(loc, data: dict, n: int, batch: int, *, repeat: int, grid: bool
         "lesions": n,
         "batch": batch,
         "repeat": repeat,
+        "precision": loc.precision,
+        "_predictions": [(p.curie, float(p.score)) for p in preds],
     }
 
 
@@ -170,13 +182,21 @@ def main() -> None:
     for name in args.presets.split(","):
         pool = get_pool(name)
         text = tuple(torch.from_numpy(bank[lv].pooled(pool)) for lv in ("coarse", "fine"))
-        loc, weights = localizer(name, ont, text)
+        precision = "auto"
+        if name == "paper":  # as a GPU-trained paper model resolves "auto" on this machine
+            precision = resolve_precision("auto", torch.device("cpu"), trained_in="bf16")
+        loc, weights = localizer(name, ont, text, precision=precision)
         loc.text_embeddings()
         data = read_lesions(files, loc.preset.data)
         n = min(use, len(data["lesions"]))
         big = min(args.batch, n)
         res = {"weights": weights, "read_s": data["read_s"], "lesions_in_case": len(data["recs"])}
         res["batched"] = run_localize(loc, data, big, big, repeat=args.repeat)
+        if name == "paper" and loc.precision == "bf16":
+            res["batched_fp32"] = fp32 = run_localize(
+                localizer(name, ont, text, precision="fp32")[0], data, big, big, repeat=1
+            )
+            res["bf16_agreement"] = agreement(fp32, res["batched"])
         n1 = min(n, 8 if name == "paper" else 16)
         res["batch1"] = run_localize(loc, data, n1, 1, repeat=1 if name == "paper" else 2)
         if name == "cpu-small" and not args.quick:
@@ -187,6 +207,10 @@ def main() -> None:
             res["reference_style"] = reference_style(loc, data, args.reference_lesions, enc, ont)
         results[name] = res
         del loc, data
+    for res in results.values():  # the predictions were kept for the agreement only
+        for v in res.values():
+            if isinstance(v, dict):
+                v.pop("_predictions", None)
     out["presets"] = results
     main_res = results.get("cpu-small") or next(iter(results.values()))
     out["ms_per_lesion"] = main_res["batched"]["ms_per_lesion"]
@@ -198,6 +222,15 @@ def main() -> None:
     if "paper" in results:
         out["paper_ms_per_lesion"] = results["paper"]["batched"]["ms_per_lesion"]
     emit(out, args.json)
+
+
+def agreement(fp32: dict, bf16: dict) -> dict:
+    """How far bf16 changes the answers on the same lesions: the share whose fine top-1 is
+    the same, and the largest difference of the reported score (the fine probability)."""
+    a, b = fp32["_predictions"], bf16["_predictions"]
+    same = sum(x[0] == y[0] for x, y in zip(a, b, strict=True)) / max(len(a), 1)
+    diff = max((abs(x[1] - y[1]) for x, y in zip(a, b, strict=True)), default=0.0)
+    return {"fine_top1_same": round(same, 4), "max_score_diff": round(diff, 5), "lesions": len(a)}
 
 
 def get_pool(preset_name: str) -> str:

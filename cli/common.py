@@ -142,6 +142,17 @@ OntologyOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu or cuda.")
+]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Image encoder arithmetic: auto (bf16 on CUDA, and on a CPU with native bf16 for "
+        "models trained in bf16 on a GPU; else fp32), fp32 or bf16.",
+    ),
+]
 
 
 def ontology_path(ctx: typer.Context | None, value: Path | None) -> Path:

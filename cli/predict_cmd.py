@@ -14,11 +14,16 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import JsonOpt, OntologyOpt, load, print_json, print_table
+from .common import (
+    DeviceOpt,
+    JsonOpt,
+    OntologyOpt,
+    PrecisionOpt,
+    load,
+    print_json,
+    print_table,
+)
 
-DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu or cuda.")
-]
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -180,6 +185,7 @@ def predict(
         ),
     ] = False,
     device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
     ontology: OntologyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -208,7 +214,11 @@ def predict(
 
     t0 = time.perf_counter()
     loc = Localizer.from_checkpoint(
-        path, device=device, ontology=ont, allow_ontology_change=allow_ontology_change
+        path,
+        device=device,
+        ontology=ont,
+        allow_ontology_change=allow_ontology_change,
+        precision=precision,
     )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)

@@ -14,11 +14,15 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import JsonOpt, OntologyOpt, load, print_json, print_table
-
-DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu or cuda.")
-]
+from .common import (
+    DeviceOpt,
+    JsonOpt,
+    OntologyOpt,
+    PrecisionOpt,
+    load,
+    print_json,
+    print_table,
+)
 
 
 def _is_main_rank() -> bool:
@@ -333,6 +337,7 @@ def evaluate(
         ),
     ] = False,
     device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
     ontology: OntologyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -353,7 +358,11 @@ def evaluate(
 
     ont = load(ctx, ontology)
     loc = Localizer.from_checkpoint(
-        path, device=device, ontology=ont, allow_ontology_change=allow_ontology_change
+        path,
+        device=device,
+        ontology=ont,
+        allow_ontology_change=allow_ontology_change,
+        precision=precision,
     )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)

@@ -51,6 +51,51 @@ PREDICTION_COLUMNS = (
 )
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 in hardware (CUDA, or a CPU with AVX512-BF16 or
+    AMX); elsewhere bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return True
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(precision: str, device: torch.device, trained_in: str | None = None) -> str:
+    """ "fp32" or "bf16" for inference.  "auto": bf16 on CUDA; on a CPU, bf16 when the model
+    was trained under bf16 autocast (``trained_in``, a GPU run) and the CPU has native bf16,
+    else fp32.  An explicit "bf16" where it would be emulated is a usage error."""
+    if precision not in PRECISIONS:
+        raise UsageError(
+            f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}"
+        )
+    if precision == "fp32":
+        return "fp32"
+    if precision == "bf16":
+        if not native_bf16(device):
+            raise UsageError(
+                "--precision bf16 needs a CUDA device or a CPU with AVX512-BF16 or AMX; "
+                "this CPU would emulate it (slower than fp32)"
+            )
+        return "bf16"
+    if device.type == "cuda":
+        return "bf16"
+    return "bf16" if trained_in == "bf16" and native_bf16(device) else "fp32"
+
+
+def trained_precision(checkpoint: dict[str, Any] | None) -> str | None:
+    """The precision a checkpoint was trained in ("bf16" for runs on CUDA, which train under
+    bf16 autocast; "fp32" on CPU); checkpoints from before the field say it by their device."""
+    training = (checkpoint or {}).get("training") or {}
+    if "precision" in training:
+        return str(training["precision"])
+    dev = training.get("device")
+    return None if dev is None else ("bf16" if str(dev).startswith("cuda") else "fp32")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """ "auto" → CUDA when present, else CPU; "cuda" without CUDA is a usage error."""
     if isinstance(device, torch.device):
@@ -113,6 +158,7 @@ class Localizer:
         device: torch.device,
         checkpoint: dict[str, Any] | None = None,
         diff: OntologyDiff | None = None,
+        precision: str = "auto",
     ):
         # a copy: folding BatchNorm into the convolutions must not change the caller's model
         self.model = fuse_for_inference(copy.deepcopy(model).eval()).to(device)
@@ -131,6 +177,8 @@ class Localizer:
         self.channels_last = device.type == "cpu"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
+        #: "fp32" or "bf16": the autocast of the image encoders (see :func:`resolve_precision`)
+        self.precision = resolve_precision(precision, device, trained_precision(checkpoint))
         self.last_timing: dict[str, float] = {}
 
     # -- construction -----------------------------------------------------------------------
@@ -144,13 +192,15 @@ class Localizer:
         allow_ontology_change: bool = False,
         text_encoder=None,
         cache=None,
+        precision: str = "auto",
     ) -> Localizer:
         """Load a checkpoint for prediction over ``ontology`` (default: ``load_ontology()``).
 
         Against the training ontology the frozen text embeddings stored in the checkpoint
         are used; against a changed one (``allow_ontology_change=True``) the current terms
         are embedded by the checkpoint's text model (or ``text_encoder``) — new terms are
-        predicted zero-shot through the trained text adapter.
+        predicted zero-shot through the trained text adapter.  ``precision``: see
+        :func:`resolve_precision`.
         """
         from anatloc.ontology import load_ontology
 
@@ -169,7 +219,9 @@ class Localizer:
             tc, tf = ck["text_coarse"], ck["text_fine"]
         else:
             tc, tf = cls._embed_current(ck, ont, preset, text_encoder, cache)
-        return cls(model, preset, ont, tc, tf, device=dev, checkpoint=ck, diff=diff)
+        return cls(
+            model, preset, ont, tc, tf, device=dev, checkpoint=ck, diff=diff, precision=precision
+        )
 
     @staticmethod
     def _embed_current(
@@ -228,7 +280,7 @@ class Localizer:
             with torch.autocast(
                 device_type=self.device.type,
                 dtype=torch.bfloat16,
-                enabled=self.device.type == "cuda",
+                enabled=self.precision == "bf16",
             ):
                 img = self.model.encode_image(local, context)
             scale = self.model.scale().float()

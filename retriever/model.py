@@ -218,9 +218,16 @@ class Retriever(nn.Module):
         }
 
 
+#: modules whose forward applies ``convK`` and then directly ``bnK`` (MONAI's ResNet, its
+#: ``ResNetBlock`` and ``ResNetBottleneck``; our ``_MonaiTrunk`` calls ``net.conv1``, then
+#: ``net.bn1``)
+_NAMED_CONV_BN = ("ResNet", "ResNetBlock", "ResNetBottleneck")
+
+
 def fuse_for_inference(module: nn.Module) -> nn.Module:
-    """Fold every BatchNorm that follows a convolution in a ``Sequential`` into the
-    convolution (eval mode only; the same function, about a third faster on CPU)."""
+    """Fold every BatchNorm that directly follows a convolution into the convolution (eval
+    mode only; the same function, about a third faster on CPU): consecutive members of a
+    ``Sequential``, and the ``convK``/``bnK`` pairs of MONAI's ResNet modules."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     if module.training:
@@ -233,6 +240,12 @@ def fuse_for_inference(module: nn.Module) -> nn.Module:
             if isinstance(a, nn.Conv3d) and isinstance(b, nn.BatchNorm3d):
                 module._modules[k1] = fuse_conv_bn_eval(a, b)
                 module._modules[k2] = nn.Identity()
+    elif type(module).__name__ in _NAMED_CONV_BN and type(module).__module__.startswith("monai."):
+        for k in (1, 2, 3):
+            a, b = getattr(module, f"conv{k}", None), getattr(module, f"bn{k}", None)
+            if isinstance(a, nn.Conv3d) and isinstance(b, nn.BatchNorm3d):
+                setattr(module, f"conv{k}", fuse_conv_bn_eval(a, b))
+                setattr(module, f"bn{k}", nn.Identity())
     return module
 
 

@@ -601,9 +601,11 @@ def to_channels(
     ct_present: torch.Tensor | Sequence[bool] | bool,
     cfg: DataConfig,
     drop_ct: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Raw (B, 3, S, S, S) [HU, SUV, mask] → network input (B, 4, S, S, S)
-    [CT scaled, CT-present flag, PET scaled, mask].
+    [CT scaled, CT-present flag, PET scaled, mask], written into ``out`` when given (a
+    (B, 4, S, S, S) float32 view, e.g. rows of a batch) and computed in place there.
 
     A missing or dropped CT gives CT = 0 and flag = 0: "unknown", never water.
     """
@@ -611,13 +613,15 @@ def to_channels(
     present = torch.as_tensor(ct_present, dtype=torch.bool).expand(B).clone()
     if drop_ct is not None:
         present &= ~drop_ct.to(torch.bool)
-    flag = present.to(raw.dtype).view(B, 1, 1, 1)
-    x = torch.empty((B, 4, *raw.shape[2:]), dtype=torch.float32)
-    x[:, 0] = ((raw[:, 0] - cfg.ct_center) / cfg.ct_scale).clamp(-1.0, 1.0) * flag
-    x[:, 1] = flag.expand_as(raw[:, 0])
+    flag = present.to(torch.float32).view(B, 1, 1, 1)
+    x = torch.empty((B, 4, *raw.shape[2:]), dtype=torch.float32) if out is None else out
+    # the same operations in the same order as ((raw - c) / s).clamp(…) * flag, in place
+    ct = x[:, 0]
+    ct.copy_(raw[:, 0]).sub_(cfg.ct_center).div_(cfg.ct_scale).clamp_(-1.0, 1.0).mul_(flag)
+    x[:, 1].copy_(flag.expand_as(ct))
     lo, hi = cfg.suv_clip
-    x[:, 2] = ((raw[:, 1] - cfg.suv_center) / cfg.suv_scale).clamp(lo, hi)
-    x[:, 3] = raw[:, 2].clamp(0.0, 1.0)
+    x[:, 2].copy_(raw[:, 1]).sub_(cfg.suv_center).div_(cfg.suv_scale).clamp_(lo, hi)
+    x[:, 3].copy_(raw[:, 2]).clamp_(0.0, 1.0)
     return x
 
 

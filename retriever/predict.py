@@ -711,6 +711,7 @@ def localize(
     boxes), ``batch_size`` lesions at a time so that memory stays bounded for a case with
     thousands of lesions; the predictions in that order.  Each mask lesion is cut from a
     crop that holds only it.  ``timing`` gets ``patches_s`` and ``model_s`` added."""
+    import functools
     from concurrent.futures import ThreadPoolExecutor
 
     import torch
@@ -726,41 +727,47 @@ def localize(
     n_mask, n = len(mask_recs), len(records)
     workers = torch.get_num_threads()
 
-    def cut_one(i: int):
-        crop = CaseImages(pet=pet, ct=ct, mask=mask_lesions[i].crop())
-        return cut_case(crop, [mask_recs[i]], cfg)
+    def fill(batch, rows: slice, cut) -> None:
+        """Write cut lesions' network inputs and sizes into rows of the batch, in place."""
+        a, b, _, s = cut
+        to_channels(a, ct is not None, cfg, out=batch[0][rows])
+        to_channels(b, ct is not None, cfg, out=batch[1][rows])
+        batch[2][rows] = s
 
+    def cut_one(batch, s0: int, i: int) -> None:
+        crop = CaseImages(pet=pet, ct=ct, mask=mask_lesions[i].crop())
+        with torch.inference_mode():  # per thread: the batch tensors are inference tensors
+            fill(batch, slice(i - s0, i - s0 + 1), cut_case(crop, [mask_recs[i]], cfg))
+
+    shapes = [(cfg.local.size,) * 3, (cfg.context.size,) * 3]
     preds: list = []
     with torch.inference_mode():
         for s0 in range(0, n, batch_size):
             s1 = min(n, s0 + batch_size)
             t2 = time.perf_counter()
-            loc_raw, ctx_raw, sizes = [], [], []
+            # the network inputs of the batch, filled row by row (no concatenation)
+            local, context = (torch.empty((s1 - s0, 4, *sh), dtype=torch.float32) for sh in shapes)
+            sizes = np.zeros((s1 - s0, 3))
+            batch = (local, context, sizes)
             # many small operations, each on one intra-op thread (see patches.one_thread);
             # with more threads allowed, the mask lesions are cut by that many workers
             with one_thread():
                 mine = range(s0, min(s1, n_mask))
+                one = functools.partial(cut_one, batch, s0)
                 if workers > 1 and len(mine) > 1:
                     with ThreadPoolExecutor(min(workers, len(mine))) as pool:
-                        cut = list(pool.map(cut_one, mine))
+                        list(pool.map(one, mine))
                 else:
-                    cut = [cut_one(i) for i in mine]
-                for a, b, _, s in cut:
-                    loc_raw.append(a)
-                    ctx_raw.append(b)
-                    sizes.append(s)
+                    for i in mine:
+                        one(i)
                 if s1 > n_mask:
-                    boxes = box_recs[max(s0, n_mask) - n_mask : s1 - n_mask]
-                    a, b, _, s = cut_case(CaseImages(pet=pet, ct=ct), boxes, cfg)
-                    loc_raw.append(a)
-                    ctx_raw.append(b)
-                    sizes.append(s)
-                local = to_channels(torch.cat(loc_raw), ct is not None, cfg)
-                context = to_channels(torch.cat(ctx_raw), ct is not None, cfg)
-            size_mm = np.concatenate(sizes)
+                    first = max(s0, n_mask)
+                    boxes = box_recs[first - n_mask : s1 - n_mask]
+                    cut = cut_case(CaseImages(pet=pet, ct=ct), boxes, cfg)
+                    fill(batch, slice(first - s0, s1 - s0), cut)
             t3 = time.perf_counter()
             ret = localizer.retrieve_patches(
-                local, context, size_mm, top_k=top_k, abstain_threshold=abstain_threshold
+                local, context, sizes, top_k=top_k, abstain_threshold=abstain_threshold
             )
             preds.extend(localizer._to_predictions(ret, records[s0:s1]))
             timing["patches_s"] += t3 - t2

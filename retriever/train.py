@@ -461,6 +461,7 @@ def train(
             "seconds": round(elapsed(), 1),
             "seed": tc.seed,
             "device": dev.type,
+            "precision": "bf16" if use_amp else "fp32",
             "world_size": d.world_size,
             "parameters": n_params,
             "stopped": stopped,

@@ -443,6 +443,13 @@ def _cli_bad_value(w: Work):
     ]
 
 
+def _unknown_precision(w: Work):
+    return w.predict(None, None, None, "--precision", "fp8"), [
+        "unknown precision 'fp8'",
+        "auto, fp32, bf16",
+    ]
+
+
 CASES = [
     ("nifti-missing-file", _missing, EXIT_BAD_DATA),
     ("nifti-folder", _folder, EXIT_BAD_DATA),
@@ -478,6 +485,7 @@ CASES = [
     ("sparql-endpoint-down", _sparql_endpoint_down, EXIT_EXTERNAL),
     ("cli-unknown-option", _cli_unknown_option, EXIT_USAGE),
     ("cli-bad-option-value", _cli_bad_value, EXIT_USAGE),
+    ("cli-unknown-precision", _unknown_precision, EXIT_USAGE),
 ]
 
 

@@ -88,3 +88,60 @@ def test_records_without_locations_are_predicted_not_evaluated(tiny_model, synth
     preds = loc.predict(recs[:3])
     assert [p.lesion_id for p in preds] == [r.lesion_id for r in recs[:3]]
     assert evaluate(preds, recs[:3], shipped)["n"] == 3
+
+
+def test_precision_follows_the_training_and_the_hardware(monkeypatch):
+    """auto: bf16 on CUDA; on a CPU only for models trained in bf16 (GPU runs) and only where
+    the CPU computes bf16 natively; an explicit bf16 that would be emulated is refused."""
+    import torch
+
+    from anatloc.ontology.errors import UsageError
+    from anatloc.retriever import infer
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for native in (True, False):
+        monkeypatch.setattr(
+            infer, "native_bf16", lambda d, native=native: native or d.type == "cuda"
+        )
+        assert infer.resolve_precision("fp32", cuda) == "fp32"
+        assert infer.resolve_precision("auto", cuda) == "bf16"
+        assert infer.resolve_precision("auto", cpu, "fp32") == "fp32"
+        assert infer.resolve_precision("auto", cpu, None) == "fp32"
+        assert infer.resolve_precision("auto", cpu, "bf16") == ("bf16" if native else "fp32")
+        if native:
+            assert infer.resolve_precision("bf16", cpu) == "bf16"
+        else:
+            with pytest.raises(UsageError, match="AVX512-BF16 or AMX"):
+                infer.resolve_precision("bf16", cpu)
+    with pytest.raises(UsageError, match="unknown precision 'half'"):
+        infer.resolve_precision("half", cpu)
+    tp = infer.trained_precision
+    assert tp({"training": {"precision": "bf16", "device": "cpu"}}) == "bf16"
+    assert tp({"training": {"device": "cuda"}}) == "bf16"  # checkpoints from before the field
+    assert tp({"training": {"device": "cpu"}}) == "fp32"
+    assert tp(None) is None and tp({}) is None
+
+
+def test_a_cpu_checkpoint_records_fp32_and_predicts_in_fp32(tiny_model, synth_table, shipped):
+    import torch
+
+    from anatloc.retriever.infer import Localizer
+
+    ck = torch.load(tiny_model, map_location="cpu", weights_only=False)
+    assert ck["training"]["precision"] == "fp32"
+    loc = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped)
+    assert loc.precision == "fp32"
+
+
+def test_bf16_inference_names_the_same_locations(tiny_model, synth_table, shipped):
+    """Where the CPU has native bf16, the encoders under bf16 autocast give the fp32 answers
+    on the synthetic cases (the scores move by well under a percentage point)."""
+    from anatloc.retriever.infer import Localizer, native_bf16, resolve_device
+
+    if not native_bf16(resolve_device("cpu")):
+        pytest.skip("this CPU has no native bf16")
+    f32 = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped, precision="fp32")
+    b16 = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped, precision="bf16")
+    a, b = f32.predict(synth_table), b16.predict(synth_table)
+    assert [p.curie for p in a] == [p.curie for p in b]
+    assert max(abs(p.score - q.score) for p, q in zip(a, b, strict=True)) < 0.05

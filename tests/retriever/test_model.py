@@ -60,3 +60,34 @@ def test_paper_preset_is_a_monai_resnet_per_scale():
         img = m.encode_image(torch.randn(1, 4, 64, 64, 64), torch.randn(1, 4, 64, 64, 64))
     assert img.fine.shape == (1, p.model.embed_dim)
     assert math.isclose(float(img.fine.norm()), 1.0, rel_tol=1e-4)
+
+
+def _random_batchnorm_statistics(model: torch.nn.Module) -> None:
+    g = torch.Generator().manual_seed(0)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm3d):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            mod.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+
+
+@pytest.mark.parametrize("preset", ["cpu-small", "paper"])
+def test_inference_folding_removes_every_batchnorm_and_keeps_the_function(preset):
+    """MONAI's ResNet calls convK then bnK by name, outside any Sequential: those pairs are
+    folded too (before, the paper preset kept all 42 of its BatchNorms at inference)."""
+    import copy
+
+    from anatloc.retriever.model import fuse_for_inference
+
+    torch.manual_seed(0)
+    m = Retriever(get_preset(preset).model).eval()
+    _random_batchnorm_statistics(m)
+    x, y = torch.randn(2, 4, 32, 32, 32), torch.randn(2, 4, 32, 32, 32)
+    with torch.no_grad():
+        ref = m.encode_image(x, y).fine
+        fused = fuse_for_inference(copy.deepcopy(m))
+        out = fused.encode_image(x, y).fine
+    assert not any(isinstance(mod, torch.nn.BatchNorm3d) for mod in fused.modules())
+    assert torch.allclose(out, ref, atol=1e-5)

@@ -189,6 +189,24 @@ def test_channels_pet_only_and_ct_dropout():
     assert to_channels(hot, True, cfg)[:, 2].max() == cfg.suv_clip[1]
 
 
+def test_channels_written_into_rows_of_a_batch_are_the_same_values():
+    """``out=``: predict fills each lesion's row of the batch in place; it must give exactly
+    what a fresh tensor gets (same operations, same order)."""
+    cfg = DataConfig()
+    g = torch.Generator().manual_seed(0)
+    raw = torch.empty(3, 3, 5, 5, 5)
+    raw[:, 0] = torch.rand(3, 5, 5, 5, generator=g) * 2000 - 1000
+    raw[:, 1] = torch.rand(3, 5, 5, 5, generator=g) * 30
+    raw[:, 2] = torch.rand(3, 5, 5, 5, generator=g) * 1.4 - 0.2
+    present = torch.tensor([True, False, True])
+    ref = to_channels(raw, present, cfg)
+    batch = torch.full((5, 4, 5, 5, 5), float("nan"))
+    got = to_channels(raw, present, cfg, out=batch[1:4])
+    assert got.data_ptr() == batch[1:4].data_ptr()
+    assert torch.equal(batch[1:4], ref)
+    assert torch.isnan(batch[0]).all() and torch.isnan(batch[4]).all()
+
+
 def test_mask_stats_centroid_and_extent(cube_case):
     stats = mask_stats(cube_case.mask, [1, 2])
     centre, size = stats[1]
