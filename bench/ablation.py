@@ -73,7 +73,10 @@ def test_set(ont, name: str, seed: int, cases: int, folder: Path, spacing: float
     run = out / "phantom.json"
     if run.is_file() and (out / "lesions.csv").is_file():
         meta = json.loads(run.read_text(encoding="utf-8"))
-        if meta.get("ontology_hash") == model.content_hash and len(meta.get("cases", [])) == cases:
+        same = meta.get("phantom_key") == model.phantom_key  # descriptions may have changed
+        if (same or meta.get("ontology_hash") == model.content_hash) and len(
+            meta.get("cases", [])
+        ) == cases:
             return out
     log(f"rendering the {name} test set: {cases} cases, seed {seed} → {out}")
     out.mkdir(parents=True, exist_ok=True)

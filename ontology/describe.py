@@ -20,7 +20,7 @@ import re
 
 from .model import Ontology, Term
 
-GENERATOR = "anatloc-describe/3"
+GENERATOR = "anatloc-describe/4"
 
 TISSUE_PHRASE = {
     "bone": "bone",
@@ -43,6 +43,16 @@ TISSUE_PHRASE = {
     "outside_body": "a finding outside the patient",
 }
 SIDE_PHRASE = {"left": "left side", "right": "right side", "midline": "midline", "unsided": ""}
+#: the side of a sided term in its canonical description.  A bare "left" or "right" is one
+#: token among many shared ones, so a sentence encoder puts left/right twins almost on top
+#: of each other; the Latin side word and the organ that marks each side of the trunk (the
+#: liver on the right; the spleen, like the heart's apex, on the left) give each side words
+#: of its own (``bench/descriptions.py`` measures the effect)
+SIDE_CANONICAL = {
+    "left": "on the patient's left (sinistral), the spleen side",
+    "right": "on the patient's right (dextral), the liver side",
+    "midline": "in the midline",
+}
 POSITION_WORDS = {
     "superior_to": "above",
     "inferior_to": "below",
@@ -171,13 +181,17 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
     if t.level == "coarse":
         kids = [c.label for c in ont.children(t)]
         grouping = (
-            f"grouping {_join(kids[:6])}" + (f" and {len(kids) - 6} more" if len(kids) > 6 else "")
+            f"grouping {_join(kids[:5])}" + (f" and {len(kids) - 5} more" if len(kids) > 5 else "")
             if len(kids) > 1
             else f"holding the single fine location {kids[0]}"
             if kids
             else "with no fine locations yet"
         )
-        canonical = f"{label}: coarse location of {tissue}{side_in} of {where}, {grouping}."
+        if t.laterality in ("left", "right"):
+            canonical = f"{label}: coarse location of {tissue} of {where}, "
+            canonical += f"{SIDE_CANONICAL[t.laterality]}, {grouping}."
+        else:
+            canonical = f"{label}: coarse location of {tissue}{side_in} of {where}, {grouping}."
         if pos:
             canonical = canonical[:-1] + f"; {_join(pos[:2])}."
         paraphrases = [
@@ -200,8 +214,9 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
         if n and n not in names:
             names.append(n)
     head = f"{label} ({', '.join(names[:2])})" if names else label
-    bits = " ".join(b for b in (SIDE_PHRASE.get(t.laterality, ""), tissue) if b)
-    canonical = f"{head}: {bits}"
+    canonical = f"{head}: {tissue}"
+    if t.laterality in SIDE_CANONICAL:
+        canonical += f" {SIDE_CANONICAL[t.laterality]}"
     if pos:
         canonical += ", " + ", ".join(pos)
     elif near:
@@ -210,9 +225,11 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
         canonical += f", {level_of[0]} level"
     canonical += "."
     syns = list(t.exact_synonyms) + list(t.related_synonyms)
+    side_latin = {"left": " on the sinistral (left) side", "right": " on the dextral (right) side"}
+    side_organ = {"left": " on the left, the spleen side", "right": " on the right, the liver side"}
     paraphrases = [
-        f"{(syns[0] if syns else label)[0].upper()}{(syns[0] if syns else label)[1:]}: {tissue}{side_in} of the {ont.region_of(t).label.lower()}.",
-        f"A lesion in {label}, within {where}{side_in}.",
+        f"{(syns[0] if syns else label)[0].upper()}{(syns[0] if syns else label)[1:]}: {tissue}{side_latin.get(t.laterality, side_in)} of the {ont.region_of(t).label.lower()}.",
+        f"A lesion in {label}, within {where}{side_organ.get(t.laterality, side_in)}.",
         f"{label}: {t.definition}" if t.definition else f"{label}, {tissue}.",
         f"{label} lies "
         + (_join(pos) if pos else f"in {where}")

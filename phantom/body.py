@@ -10,12 +10,14 @@ label, tissue kind, and the index of the fine and coarse term in the ontology's 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from anatloc.ontology.atlas import Atlas, Subject
-from anatloc.ontology.geometry import atlas_for
+from anatloc.ontology.geometry import atlas_for, geometry_key
 from anatloc.ontology.model import Ontology
 
 _MODELS: dict[str, BodyModel] = {}
@@ -33,6 +35,10 @@ class BodyModel:
     coarse_index: np.ndarray  # label index -> position in ont.curies("coarse"), -1 for background
     outside: int  # label index of the outside-the-body location, 0 when there is none
     content_hash: str
+    #: hash of what a rendering depends on: the atlas geometry and, per label index, the
+    #: term's CURIE, label, tissue and fine/coarse position.  Edits of descriptions,
+    #: synonyms, definitions or relations leave it, and rendered data, valid.
+    phantom_key: str = ""
 
     @property
     def n(self) -> int:
@@ -76,6 +82,8 @@ def body_model(ont: Ontology) -> BodyModel:
         ci.append(coarse_pos.get(parent.curie, -1) if parent is not None else -1)
         if t.tissue == "outside_body" and not outside:
             outside = len(curies) - 1
+    h = hashlib.sha256(geometry_key(ont).encode("utf-8"))
+    h.update(json.dumps([curies, labels, tissues, fi, ci, outside]).encode("utf-8"))
     m = BodyModel(
         atlas=atlas,
         curies=tuple(curies),
@@ -85,6 +93,7 @@ def body_model(ont: Ontology) -> BodyModel:
         coarse_index=np.asarray(ci, np.int64),
         outside=outside,
         content_hash=key,
+        phantom_key="sha256:" + h.hexdigest(),
     )
     if len(_MODELS) > 4:
         _MODELS.clear()

@@ -180,6 +180,7 @@ def generate(
         "cases": ids,
         "lesions_per_case": lesions_per_case,
         "ontology_hash": model.content_hash,
+        "phantom_key": model.phantom_key,
     }
     atomic_write(out / "phantom.json", json.dumps(run, indent=1) + "\n")
     return rows

@@ -392,6 +392,7 @@ class PhantomSource:
             "local": dataclasses.asdict(self.cfg.local),
             "context": dataclasses.asdict(self.cfg.context),
             "ontology_hash": self.model.content_hash,
+            "phantom_key": self.model.phantom_key,
         }
         atomic_write(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
         return out
@@ -418,9 +419,14 @@ class PhantomSource:
             raise DataError(
                 f"{path}: the cache was written for other patch scales or augmentation bounds ({man.get('local')}, {man.get('context')}); rebuild it"
             )
-        if man.get("ontology_hash") != self.model.content_hash:
+        # what the rendering depends on (geometry, terms, labels, tissues); a cache from
+        # before the key must match the whole ontology
+        if man.get("phantom_key", "") != self.model.phantom_key and (
+            man.get("ontology_hash") != self.model.content_hash
+        ):
             raise DataError(
-                f"{path}: the cache was written for another ontology ({man.get('ontology_hash')}); rebuild it"
+                f"{path}: the cache was written for another ontology ({man.get('ontology_hash')}) "
+                "whose geometry or locations differ; rebuild it"
             )
         return man
 

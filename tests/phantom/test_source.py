@@ -112,3 +112,31 @@ def test_cache_codes_keep_what_the_network_sees():
     low = raw[1] < 10
     assert np.abs(back[1] - raw[1])[low].max() < 0.15
     assert np.abs(back[2] - raw[2]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_a_cache_outlives_description_edits_but_not_a_renamed_location(src, toy_ont, tmp_path):
+    """The images depend on the geometry and the locations, not on the words: regenerated
+    descriptions keep a cache (and rendered test sets) valid; a renamed location does not."""
+    import dataclasses
+
+    from anatloc.ontology.model import Ontology
+    from anatloc.phantom.body import body_model
+
+    out = src.build_cache(tmp_path / "cache", n=3, shard_size=3)
+
+    def edited(change) -> Ontology:
+        terms = [change(t) for t in toy_ont]
+        return Ontology(terms, toy_ont.meta, foreign=toy_ont.foreign)
+
+    reworded = edited(lambda t: dataclasses.replace(t, description=f"{t.label}: reworded."))
+    assert reworded.content_hash() != toy_ont.content_hash()
+    assert body_model(reworded).phantom_key == body_model(toy_ont).phantom_key
+    assert len(PhantomSource("internal", reworded, CFG, cache_dir=out, field_spacing=6.0)) == 3
+
+    first = toy_ont.curies("fine")[0]
+    renamed = edited(
+        lambda t: dataclasses.replace(t, label=t.label + " renamed") if t.curie == first else t
+    )
+    assert body_model(renamed).phantom_key != body_model(toy_ont).phantom_key
+    with pytest.raises(DataError, match="rebuild it"):
+        PhantomSource("internal", renamed, CFG, cache_dir=out)
