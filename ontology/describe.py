@@ -53,6 +53,9 @@ SIDE_CANONICAL = {
     "right": "on the patient's right (dextral), the liver side",
     "midline": "in the midline",
 }
+#: the same two cues, one per paraphrase, so that paraphrases still find their canonical text
+SIDE_LATIN = {"left": " on the sinistral (left) side", "right": " on the dextral (right) side"}
+SIDE_ORGAN = {"left": " on the left, the spleen side", "right": " on the right, the liver side"}
 POSITION_WORDS = {
     "superior_to": "above",
     "inferior_to": "below",
@@ -225,11 +228,9 @@ def describe_term(ont: Ontology, t: Term) -> tuple[str, list[str]]:
         canonical += f", {level_of[0]} level"
     canonical += "."
     syns = list(t.exact_synonyms) + list(t.related_synonyms)
-    side_latin = {"left": " on the sinistral (left) side", "right": " on the dextral (right) side"}
-    side_organ = {"left": " on the left, the spleen side", "right": " on the right, the liver side"}
     paraphrases = [
-        f"{(syns[0] if syns else label)[0].upper()}{(syns[0] if syns else label)[1:]}: {tissue}{side_latin.get(t.laterality, side_in)} of the {ont.region_of(t).label.lower()}.",
-        f"A lesion in {label}, within {where}{side_organ.get(t.laterality, side_in)}.",
+        f"{(syns[0] if syns else label)[0].upper()}{(syns[0] if syns else label)[1:]}: {tissue}{SIDE_LATIN.get(t.laterality, side_in)} of the {ont.region_of(t).label.lower()}.",
+        f"A lesion in {label}, within {where}{SIDE_ORGAN.get(t.laterality, side_in)}.",
         f"{label}: {t.definition}" if t.definition else f"{label}, {tissue}.",
         f"{label} lies "
         + (_join(pos) if pos else f"in {where}")
