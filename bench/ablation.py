@@ -1,6 +1,6 @@
 """The ablation study: what each part of the method is worth, on the phantom's test sets.
 
-    python bench/ablation.py --json                       # the full study (hours on 2 cores)
+    python bench/ablation.py --json                       # the full study (~2 h on 2 cores)
     python bench/ablation.py --quick --json               # a smoke run (a few minutes)
 
 Variants (``docs/results.md`` says what each changes):
@@ -299,10 +299,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     q = args.quick
     args.budget_minutes = (
-        args.budget_minutes if args.budget_minutes is not None else (1.0 if q else 45.0)
+        args.budget_minutes if args.budget_minutes is not None else (1.0 if q else 30.0)
     )
-    args.epochs = args.epochs or (2 if q else 6)
-    args.samples = args.samples or (64 if q else 20000)
+    args.epochs = args.epochs or (2 if q else 12)
+    args.samples = args.samples or (64 if q else 8000)
     args.test_cases = args.test_cases or (2 if q else 20)
     args.work = args.work or ROOT / "runs" / ("ablation-quick" if q else "ablation")
     args.cache = args.cache or args.work / f"ph-internal-{args.samples}"

@@ -208,6 +208,10 @@ class TextSide:
         idx = torch.multinomial(m.cpu(), 1, generator=gen).to(m.device)[:, 0]
         return self.emb[level][torch.arange(m.shape[0], device=m.device), idx]
 
+    def targets(self, level: str, how: str, gen: torch.Generator | None = None) -> torch.Tensor:
+        """(N, dim) training targets: sampled paraphrases or the retrieval embeddings."""
+        return self.pooled[level] if how == "pooled" else self.sample(level, gen)
+
 
 # -- checkpoint payload --------------------------------------------------------------------------
 def checkpoint_payload(
@@ -553,8 +557,8 @@ def train(
                     outp = net(
                         b["local"].to(dev, non_blocking=True),
                         b["context"].to(dev, non_blocking=True),
-                        text.sample("coarse", gen),
-                        text.sample("fine", gen),
+                        text.targets("coarse", tc.text_targets, gen),
+                        text.targets("fine", tc.text_targets, gen),
                     )
                 kw = dict(
                     label_smoothing=tc.label_smoothing,

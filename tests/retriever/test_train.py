@@ -169,3 +169,47 @@ def test_background_batches_match_the_in_process_ones(parts, tmp_path):
         runs.append(read_checkpoint(r.out)["state_dict"])
     for k, v in runs[0].items():
         assert torch.equal(v, runs[1][k]), k
+
+
+def test_text_targets_pooled_trains_against_the_retrieval_embeddings(parts, tmp_path, monkeypatch):
+    """The default trains the images against the embeddings that prediction compares them
+    with; "paraphrases" draws one of each term's texts per step instead."""
+    import anatloc.retriever.train as tm
+
+    ont, _, _, bank = parts
+    seen = []
+    real = tm.TextSide.targets
+
+    def spy(self, level, how, gen=None):
+        got = real(self, level, how, gen)
+        seen.append((level, how, got, self.pooled[level]))
+        return got
+
+    monkeypatch.setattr(tm.TextSide, "targets", spy)
+    p = get_preset("cpu-small", **SMALL, epochs=1)
+    assert p.train.text_targets == "pooled"
+    train(p, Stream(), ont, tmp_path / "p.pt", text_bank=bank, device="cpu")
+    assert seen and all(how == "pooled" and torch.equal(g, pool) for _, how, g, pool in seen)
+    # paraphrase augmentation: the fine targets are not all canonical texts
+    seen.clear()
+    p = get_preset("cpu-small", **SMALL, epochs=1, text_targets="paraphrases")
+    train(p, Stream(), ont, tmp_path / "q.pt", text_bank=bank, device="cpu")
+    fine = [g for lvl, how, g, _ in seen if lvl == "fine"]
+    assert fine and all(how == "paraphrases" for _, how, _, _ in seen)
+    canon = torch.from_numpy(bank["fine"].emb[:, 0])
+    assert any(not torch.equal(g, canon) for g in fine)
+    # each row is one of its own term's texts
+    emb = torch.from_numpy(bank["fine"].emb)
+    for g in fine:
+        assert torch.all((emb == g[:, None, :]).all(-1).any(-1))
+    with pytest.raises(UsageError, match="unknown text_targets 'words'"):
+        get_preset("cpu-small", text_targets="words")
+
+
+def test_a_checkpoint_without_text_targets_was_trained_on_paraphrases():
+    from anatloc.retriever.config import Preset
+
+    d = get_preset("cpu-small").to_dict()
+    del d["train"]["text_targets"]
+    assert Preset.from_dict(d).train.text_targets == "paraphrases"
+    assert Preset.from_dict(get_preset("cpu-small").to_dict()).train.text_targets == "pooled"
