@@ -221,3 +221,32 @@ def test_the_ablation_script_runs_end_to_end_quick(tmp_path):
     )  # fmt: skip
     assert r2.returncode == 0 and "reusing" in r2.stderr and "rendering" not in r2.stderr
     assert (tmp_path / "results.md").read_text().count("<!-- ablation:begin -->") == 1
+
+
+def test_the_table_shows_each_trained_variants_validation_figure():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import ablation
+
+    m = {"fine_top1": 0.5, "coarse_top1": 0.75, "fine_top3": 0.9, "n": 4}
+    val = {"n": 774, "fine_top1": 0.8152}
+    result = {
+        "variants": {
+            "full": {"train": {"minutes": 1.0, "val": val}, "internal": m, "external": m},
+            "flat": {"train": {"minutes": 1.0, "val": val}, "internal": m, "external": m},
+            "segmentation": {"train": {"minutes": None}, "internal": m, "external": m},
+        },
+        "config": {
+            "test_sets": {k: {"lesions": 4, "cases": 1, "seed": 1} for k in ("internal", "external")},
+            "samples": 8, "epochs": 1, "budget_minutes": 1.0, "seed": 0, "preset": "cpu-small",
+            "threads": 1, "device": "cpu", "date": "2026-12-05", "total_minutes": 1.0,
+        },
+    }  # fmt: skip
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]]
+        for line in ablation.table_markdown(result).splitlines()
+        if line.startswith("| ") and "---" not in line
+    }
+    assert "validation fine top-1 (774)" in rows["variant"]
+    col = rows["variant"].index("validation fine top-1 (774)")
+    assert rows["full"][col] == "81.5"
+    assert rows["flat"][col] == "–" and rows["segmentation"][col] == "–"
