@@ -254,6 +254,9 @@ class Preset:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preset:
+        """The preset a checkpoint recorded.  A field the checkpoint lacks takes its default,
+        except ``text_targets``: checkpoints written before it existed were trained on
+        sampled paraphrases, so they say ``"paraphrases"`` (what a resume continues with)."""
         return cls(
             name=d["name"],
             description=d.get("description", ""),
