@@ -179,7 +179,8 @@ def test_fault_ctrl_c_during_training_leaves_a_usable_checkpoint(
 
     out = tmp_path / "model.pt"
     cmd = [*CLI, "train", "--data", synth_table, "--preset", "cpu-small", "--out", out,
-           "--epochs", "1000", "--batch-size", "4", "--seed", "1", "--device", "cpu"]  # fmt: skip
+           "--epochs", "1000", "--patience", "0", "--batch-size", "4", "--seed", "1",
+           "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with subprocess.Popen(
         [str(c) for c in cmd], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
