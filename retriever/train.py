@@ -634,6 +634,11 @@ def train(
                 stopped = "early"
                 break
     except KeyboardInterrupt:
+        # stop the background batch process first: a worker blocked on a full queue would
+        # otherwise keep the interrupted process from exiting
+        shutdown = getattr(locals().get("batches"), "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
         write(
             last,
             with_resume=True,
