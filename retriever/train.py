@@ -539,6 +539,7 @@ def train(
         negatives=negatives_from,
     )
     loss_ema = None
+    batches = None
     try:
         while state["epoch"] < tc.epochs:
             batches = epoch_batches(
@@ -636,7 +637,7 @@ def train(
     except KeyboardInterrupt:
         # stop the background batch process first: a worker blocked on a full queue would
         # otherwise keep the interrupted process from exiting
-        shutdown = getattr(locals().get("batches"), "_shutdown_workers", None)
+        shutdown = getattr(batches, "_shutdown_workers", None)
         if shutdown is not None:
             shutdown()
         write(
