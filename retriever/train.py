@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -169,6 +170,14 @@ class _Batches(torch.utils.data.IterableDataset):
 
 def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)
+    # A Ctrl-C on a terminal reaches the whole process group. The worker must not die (or
+    # stop) in the middle of handing a batch over: the main process decides when to stop and
+    # then shuts the worker down. SIGTERM gets its default back: a forked worker inherits the
+    # trainer's stop-flag handler, and the loader's own clean-up terminates a worker that
+    # does not exit in time with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def epoch_batches(source, epoch: int, rank: int, world: int, tc, steps: int, f2c) -> Iterator[dict]:
