@@ -168,7 +168,7 @@ def train(
     from anatloc.retriever.data import MixedSource, TableSource
     from anatloc.retriever.hierarchy import fine_to_coarse_table
     from anatloc.retriever.table import read_lesion_table
-    from anatloc.retriever.train import merged_preset, split_records
+    from anatloc.retriever.train import TrainingInterrupted, merged_preset, split_records
     from anatloc.retriever.train import train as run_training
 
     main_rank = _is_main_rank()
@@ -256,17 +256,17 @@ def train(
             progress=show,
             data_info=info,
         )
-    except KeyboardInterrupt:
-        if not main_rank:
-            raise
-        from anatloc.ontology.errors import Interrupted
-        from anatloc.retriever.train import last_path
-
+    except KeyboardInterrupt as exc:
         if show is not None and show.tty and show.width:  # end the rewritten progress line
             show.stream.write("\n")
+        # a second Ctrl-C (out at once, nothing written) is the plain "interrupted" of
+        # every command; the first one (or SIGTERM) stopped training after a checkpoint
+        if not main_rank or not isinstance(exc, TrainingInterrupted):
+            raise
+        from anatloc.ontology.errors import Interrupted
+
         raise Interrupted(
-            f"interrupted: a usable checkpoint is in {last_path(out)} "
-            f"(resume with --resume {last_path(out)})"
+            f"interrupted: a usable checkpoint is in {exc.last} (resume with --resume {exc.last})"
         ) from None
     if not main_rank:
         return

@@ -15,8 +15,12 @@
 * a "last" checkpoint with optimizer, scheduler and RNG states (``<out stem>.last.pt``)
   every ``checkpoint_minutes`` and at the end; ``resume`` continues from one (a plain
   checkpoint warm-starts the weights);
-* Ctrl-C (KeyboardInterrupt) writes a usable last checkpoint (and ``out`` when none was
-  written yet) and re-raises;
+* Ctrl-C (SIGINT) and SIGTERM only set a flag (:class:`StopSignals`); the loop looks at it
+  between steps (every rank stops at the same step), shuts the batch worker down, writes a
+  usable last checkpoint (``training.stopped == "interrupted"``; and ``out`` when none was
+  written yet) and raises :class:`TrainingInterrupted`, a ``KeyboardInterrupt``.  A second
+  Ctrl-C raises ``KeyboardInterrupt`` at once and writes nothing.  The handlers are set in
+  the main thread only, and only while the loop runs;
 * DistributedDataParallel when launched by ``torchrun`` (``WORLD_SIZE`` > 1): gloo on CPU,
   nccl on CUDA; each rank reads its share of the data, only rank 0 writes and reports.
 
@@ -31,6 +35,7 @@ import math
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -111,6 +116,95 @@ def _all_reduce(t: torch.Tensor, d: Dist, op=None) -> torch.Tensor:
     return t
 
 
+# -- stopping -----------------------------------------------------------------------------------
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on Ctrl-C (SIGINT) or SIGTERM after writing a usable, resumable
+    checkpoint to ``last``.  A :class:`KeyboardInterrupt`, so a caller that does not look
+    for it still stops."""
+
+    def __init__(self, last: Path, signal_name: str = "SIGINT"):
+        super().__init__(f"training interrupted ({signal_name}); a usable checkpoint is in {last}")
+        self.last = Path(last)
+        self.signal_name = signal_name
+
+
+class StopSignals:
+    """While training, SIGINT and SIGTERM only ask the loop to stop; it looks between steps.
+
+    A ``KeyboardInterrupt`` raised asynchronously can land anywhere: in a ``__del__`` (the
+    DataLoader iterator's, which joins its worker at every epoch end; Python reports and
+    *swallows* an exception there, so training just went on), inside a queue's lock, half
+    way through an optimizer step.  Here the handler sets a flag and nothing else; the loop
+    then leaves the orderly way.  The first signal also puts the previous handlers back, so a
+    second Ctrl-C raises ``KeyboardInterrupt`` at once (nobody is ever stuck in a slow stop).
+
+    Handlers are set only in the main thread (elsewhere Python does not allow it, and no
+    signal arrives there anyway) and only for signals not ignored (``SIG_IGN``, as in a
+    background job).  Leaving the ``with`` block puts the previous handlers back; a signal
+    the loop did not act on (:meth:`acknowledge`) is then delivered again, to them.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._acknowledged = False
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.received).name if self.received is not None else ""
+
+    def acknowledge(self) -> None:
+        """The loop stopped because of the signal: do not deliver it again on exit."""
+        self._acknowledged = True
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+        self._restore()
+
+    def _restore(self) -> None:
+        while self._previous:
+            sig, prev = self._previous.popitem()
+            signal.signal(sig, prev)
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in self.NAMES:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            prev = signal.getsignal(sig)
+            if prev is None or prev == signal.SIG_IGN:  # not set from Python, or ignored
+                continue
+            try:
+                signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # not allowed here (an embedded interpreter)
+                continue
+            self._previous[sig] = prev
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._restore()
+        if exc_type is None and self.received is not None and not self._acknowledged:
+            signal.raise_signal(self.received)
+
+
+def _agree(flags: list[bool], d: Dist, device: torch.device) -> list[bool]:
+    """Each flag true on any rank (an all-reduce with MAX): every rank decides alike."""
+    if d.world_size <= 1:
+        return flags
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
 # -- batches ------------------------------------------------------------------------------------
 def collate(samples: list[Sample], f2c: np.ndarray) -> dict[str, torch.Tensor]:
     """Stack samples; positives padded with −1: fine (B, P) and their coarse parents."""
@@ -178,6 +272,14 @@ def _worker_init(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def close_batches(batches: Iterator[dict] | None) -> None:
+    """Stop the worker process behind ``batches`` (from :func:`epoch_batches`) now, rather
+    than whenever the iterator is garbage-collected; nothing for in-process batches."""
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
 
 
 def epoch_batches(source, epoch: int, rank: int, world: int, tc, steps: int, f2c) -> Iterator[dict]:
@@ -549,127 +651,161 @@ def train(
     )
     loss_ema = None
     batches = None
-    try:
-        while state["epoch"] < tc.epochs:
-            batches = epoch_batches(
-                source, state["epoch"], d.rank, d.world_size, tc, steps_per_epoch, f2c_np
-            )
-            for step_in_epoch in range(steps_per_epoch):
-                b = next(batches, None)
-                if b is None:
-                    raise DataError("the training source gave no samples")
-                masks = {"fine": (None, None), "coarse": (None, None)}
-                if bands is not None:
-                    for lvl in masks:
-                        exc, semi = bands.masks(lvl, b[lvl].numpy())
-                        masks[lvl] = (torch.from_numpy(exc).to(dev), torch.from_numpy(semi).to(dev))
-                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                    outp = net(
-                        b["local"].to(dev, non_blocking=True),
-                        b["context"].to(dev, non_blocking=True),
-                        text.targets("coarse", tc.text_targets, gen),
-                        text.targets("fine", tc.text_targets, gen),
+    stop = StopSignals()
+    with stop:
+        try:
+            while state["epoch"] < tc.epochs:
+                batches = epoch_batches(
+                    source, state["epoch"], d.rank, d.world_size, tc, steps_per_epoch, f2c_np
+                )
+                for step_in_epoch in range(steps_per_epoch):
+                    b = next(batches, None)
+                    if b is None:
+                        raise DataError("the training source gave no samples")
+                    masks = {"fine": (None, None), "coarse": (None, None)}
+                    if bands is not None:
+                        for lvl in masks:
+                            exc, semi = bands.masks(lvl, b[lvl].numpy())
+                            masks[lvl] = (
+                                torch.from_numpy(exc).to(dev),
+                                torch.from_numpy(semi).to(dev),
+                            )
+                    with torch.autocast(
+                        device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp
+                    ):
+                        outp = net(
+                            b["local"].to(dev, non_blocking=True),
+                            b["context"].to(dev, non_blocking=True),
+                            text.targets("coarse", tc.text_targets, gen),
+                            text.targets("fine", tc.text_targets, gen),
+                        )
+                    kw = dict(
+                        label_smoothing=tc.label_smoothing,
+                        semi_hard_weight=tc.semi_hard_weight,
+                        margin=tc.margin,
                     )
-                kw = dict(
-                    label_smoothing=tc.label_smoothing,
-                    semi_hard_weight=tc.semi_hard_weight,
-                    margin=tc.margin,
-                )
-                lf = contrastive_loss(
-                    outp["image_fine"],
-                    outp["text_fine"],
-                    outp["logit_scale"],
-                    b["fine"].to(dev),
-                    *masks["fine"],
-                    **kw,
-                )
-                lc = contrastive_loss(
-                    outp["image_coarse"],
-                    outp["text_coarse"],
-                    outp["logit_scale"],
-                    b["coarse"].to(dev),
-                    *masks["coarse"],
-                    **kw,
-                )
-                loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the loss became {loss.item()} at step {state['step']}; lower --lr"
+                    lf = contrastive_loss(
+                        outp["image_fine"],
+                        outp["text_fine"],
+                        outp["logit_scale"],
+                        b["fine"].to(dev),
+                        *masks["fine"],
+                        **kw,
                     )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if tc.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                opt.step()
-                sched.step()
-                with torch.no_grad():
-                    model.logit_scale.clamp_(0.0, model.max_log_scale)
-                state["step"] += 1
-                state["samples"] += int(b["local"].shape[0]) * d.world_size
-                lv = float(loss.detach())
-                loss_ema = lv if loss_ema is None else 0.95 * loss_ema + 0.05 * lv
-                report(
-                    event="step",
-                    epoch=state["epoch"],
-                    epochs=tc.epochs,
-                    step=step_in_epoch + 1,
-                    steps=steps_per_epoch,
-                    loss=loss_ema,
-                    acc_fine=float(lf["acc"]),
-                    acc_coarse=float(lc["acc"]),
-                    lr=sched.get_last_lr()[0],
-                    scale=float(outp["logit_scale"].detach()),
-                    seconds=elapsed(),
-                    val=history[-1] if history else {},
-                )
-                over = torch.tensor([1.0 if elapsed() > budget else 0.0])
-                if d.world_size > 1:
-                    over = _all_reduce(over, d, dist.ReduceOp.MAX)
-                if bool(over.item()):
-                    stopped = "time"
+                    lc = contrastive_loss(
+                        outp["image_coarse"],
+                        outp["text_coarse"],
+                        outp["logit_scale"],
+                        b["coarse"].to(dev),
+                        *masks["coarse"],
+                        **kw,
+                    )
+                    loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(
+                            f"the loss became {loss.item()} at step {state['step']}; lower --lr"
+                        )
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if tc.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                    opt.step()
+                    sched.step()
+                    with torch.no_grad():
+                        model.logit_scale.clamp_(0.0, model.max_log_scale)
+                    state["step"] += 1
+                    state["samples"] += int(b["local"].shape[0]) * d.world_size
+                    lv = float(loss.detach())
+                    loss_ema = lv if loss_ema is None else 0.95 * loss_ema + 0.05 * lv
+                    report(
+                        event="step",
+                        epoch=state["epoch"],
+                        epochs=tc.epochs,
+                        step=step_in_epoch + 1,
+                        steps=steps_per_epoch,
+                        loss=loss_ema,
+                        acc_fine=float(lf["acc"]),
+                        acc_coarse=float(lc["acc"]),
+                        lr=sched.get_last_lr()[0],
+                        scale=float(outp["logit_scale"].detach()),
+                        seconds=elapsed(),
+                        val=history[-1] if history else {},
+                    )
+                    # between steps: a signal or the time budget stops every rank at this step
+                    halt, over = _agree([stop.requested, elapsed() > budget], d, dev)
+                    if halt:
+                        stopped = "interrupted"
+                        break
+                    if over:
+                        stopped = "time"
+                        break
+                    if (
+                        tc.checkpoint_minutes > 0
+                        and time.monotonic() - t_last_ck > tc.checkpoint_minutes * 60
+                    ):
+                        write(
+                            last,
+                            with_resume=True,
+                            metrics={"best": best_metrics, "history": history},
+                        )
+                        t_last_ck = time.monotonic()
+                close_batches(batches)
+                if stopped == "interrupted":
+                    break  # mid-epoch: a resume runs this epoch again
+                state["epoch"] += 1
+                early = end_of_epoch()
+                if stopped == "time":
                     break
-                if (
-                    tc.checkpoint_minutes > 0
-                    and time.monotonic() - t_last_ck > tc.checkpoint_minutes * 60
-                ):
-                    write(
-                        last, with_resume=True, metrics={"best": best_metrics, "history": history}
-                    )
-                    t_last_ck = time.monotonic()
-            state["epoch"] += 1
-            early = end_of_epoch()
-            if stopped == "time":
-                break
-            if early:
-                stopped = "early"
-                break
-    except KeyboardInterrupt:
-        # stop the background batch process first: a worker blocked on a full queue would
-        # otherwise keep the interrupted process from exiting
-        shutdown = getattr(batches, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+                if early:
+                    stopped = "early"
+                    break
+                if _agree([stop.requested], d, dev)[0]:  # a signal during the validation
+                    stopped = "interrupted"
+                    break
+        except KeyboardInterrupt:
+            close_batches(batches)
+            if stop.requested:  # the second Ctrl-C: out at once
+                raise
+            # an interrupt raised by other code (a source, a callback): keep what there is
+            write(
+                last,
+                with_resume=True,
+                metrics={"best": best_metrics, "history": history},
+                stopped="interrupted",
+            )
+            if not out.exists():
+                write(
+                    out,
+                    with_resume=False,
+                    metrics={"best": best_metrics, "history": history},
+                    stopped="interrupted",
+                )
+            raise TrainingInterrupted(last) from None
+        except BaseException:
+            close_batches(batches)
+            raise
+        if stopped == "interrupted":
+            stop.acknowledge()
         write(
             last,
             with_resume=True,
             metrics={"best": best_metrics, "history": history},
-            stopped="interrupted",
+            stopped=stopped,
         )
-        if not out.exists():
+        if stopped == "interrupted" and not out.exists():
             write(
                 out,
                 with_resume=False,
                 metrics={"best": best_metrics, "history": history},
                 stopped="interrupted",
             )
-        raise
-    write(
-        last, with_resume=True, metrics={"best": best_metrics, "history": history}, stopped=stopped
-    )
-    if d.world_size > 1:
-        dist.barrier()
-        if d.initialized_here:
-            dist.destroy_process_group()
+        if d.world_size > 1:
+            dist.barrier()
+            if d.initialized_here:
+                dist.destroy_process_group()
+    # the handlers are back; a signal that came after the last look was delivered to them
+    if stopped == "interrupted":
+        raise TrainingInterrupted(last, stop.signal_name)
     return TrainResult(
         out=out,
         last=last,
