@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +19,14 @@ from anatloc.retriever.hierarchy import fine_to_coarse_table
 from anatloc.retriever.negatives import NegativeBands
 from anatloc.retriever.table import read_lesion_table
 from anatloc.retriever.text import TextBank
-from anatloc.retriever.train import collate, last_path, split_records, train
+from anatloc.retriever.train import (
+    StopSignals,
+    TrainingInterrupted,
+    collate,
+    last_path,
+    split_records,
+    train,
+)
 
 from .conftest import default_id_encoder
 
@@ -149,6 +161,100 @@ def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(parts, tmp_path):
             device="cpu",
             resume=out,
         )
+
+
+def test_ctrl_c_only_asks_the_loop_to_stop_and_the_worker_ignores_it(parts, tmp_path):
+    """SIGINT while training sets a flag; the loop stops after the step, shuts the batch
+    worker down and writes a checkpoint that says "interrupted"; the worker process, which
+    a terminal's Ctrl-C reaches too, ignores it; the handlers are put back."""
+    import multiprocessing
+
+    ont, _, _, bank = parts
+    p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=1)  # 2 steps per epoch
+    out = tmp_path / "m.pt"
+    seen = {}
+
+    def progress(ev):
+        if ev.get("event") != "step":
+            return
+        seen["steps"] = seen.get("steps", 0) + 1
+        if seen["steps"] == 2:  # the worker first: it must live on and make epoch 2's batches
+            workers = multiprocessing.active_children()
+            assert workers
+            for w in workers:
+                os.kill(w.pid, signal.SIGINT)
+            time.sleep(0.5)  # a worker that took it would be gone by now
+            seen["alive"] = [w.is_alive() for w in workers]
+        if seen["steps"] == 3:  # epoch 2, step 1
+            signal.raise_signal(signal.SIGINT)
+            seen["handled"] = True  # the handler raised nothing
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(p, Stream(), ont, out, text_bank=bank, device="cpu", progress=progress)
+    assert seen["handled"] and seen["steps"] == 3  # stopped after the step it came in
+    assert info.value.last == last_path(out) and info.value.signal_name == "SIGINT"
+    ck = read_checkpoint(last_path(out))
+    assert ck["training"]["stopped"] == "interrupted"
+    assert ck["resume"]["state"]["step"] == 3 and ck["resume"]["state"]["epoch"] == 1
+    assert out.exists()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert seen["alive"] == [True]
+    assert not multiprocessing.active_children()  # the last worker is shut down too
+
+
+def test_a_second_ctrl_c_raises_at_once_and_writes_nothing(parts, tmp_path):
+    ont, _, _, bank = parts
+    p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=0)
+    out = tmp_path / "m.pt"
+
+    def progress(ev):
+        if ev.get("event") == "step":
+            signal.raise_signal(signal.SIGINT)  # asks to stop
+            signal.raise_signal(signal.SIGINT)  # the default again: KeyboardInterrupt here
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt) as info:
+        train(p, Stream(), ont, out, text_bank=bank, device="cpu", progress=progress)
+    assert not isinstance(info.value, TrainingInterrupted)
+    assert not last_path(out).exists() and not out.exists()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_stop_signals_are_restored_redelivered_and_left_alone_off_the_main_thread():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with StopSignals() as stop:
+        assert signal.getsignal(signal.SIGTERM) == stop._handle
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.requested and stop.signal_name == "SIGTERM"
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+        stop.acknowledge()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    # a signal the loop did not act on goes to the previous handler on the way out
+    with pytest.raises(KeyboardInterrupt), StopSignals():
+        signal.raise_signal(signal.SIGINT)
+    # an ignored signal stays ignored
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopSignals():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
+    # other threads cannot set handlers: nothing is set, nothing fails
+    errors = []
+
+    def off_main():
+        try:
+            with StopSignals() as s:
+                assert not s.requested
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=off_main)
+    t.start()
+    t.join()
+    assert not errors
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
 def test_split_by_case(parts):
