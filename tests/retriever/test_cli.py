@@ -145,3 +145,59 @@ def test_two_process_ddp_with_gloo(synth_table, fake_text_cache, tmp_path):
 
     ck = read_checkpoint(out)
     assert ck["training"]["world_size"] == 2 and ck["metrics"]["best"]["val"]["n"] == 3
+
+
+def _rank_pids(parent: int) -> dict[int, int]:
+    """{RANK: pid} of torchrun's worker processes (the children of ``parent``, from /proc)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            env = (proc / "environ").read_bytes().split(b"\0") if ppid == parent else []
+        except (OSError, ValueError, IndexError):
+            continue
+        for var in env:
+            if var.startswith(b"RANK="):
+                found[int(var[5:])] = int(proc.name)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_ddp_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(
+    synth_table, fake_text_cache, tmp_path
+):
+    """A signal that reaches rank 1 only (rank 0 writes the checkpoints) stops both ranks
+    together after a checkpoint; before, rank 0 waited in the next all-reduce."""
+    import signal
+    import time
+
+    out = tmp_path / "ddp.pt"
+    env = dict(os.environ, ANATLOC_CACHE_DIR=str(fake_text_cache), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", "anatloc.cli.main", "train", "--data", str(synth_table), "--out", str(out),
+           "--epochs", "1000", "--patience", "0", "--batch-size", "2", "--device", "cpu"]  # fmt: skip
+    with subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        lines = []
+        deadline = time.monotonic() + 240
+        for line in proc.stderr:  # rank 0 reports; wait until it trains
+            lines.append(line)
+            if line.startswith("training "):
+                break
+            assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(2.0)
+        ranks = _rank_pids(proc.pid)
+        assert set(ranks) == {0, 1}, (ranks, "".join(lines))
+        os.kill(ranks[1], signal.SIGINT)
+        stderr = "".join(lines) + proc.communicate(timeout=120)[1]
+    last = out.with_name("ddp.last.pt")
+    assert (
+        f"error: interrupted: a usable checkpoint is in {last} (resume with --resume {last})"
+        in stderr.splitlines()
+    ), stderr[-3000:]
+    from anatloc.retriever.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(last)
+    assert ck["training"]["stopped"] == "interrupted" and ck["training"]["world_size"] == 2
