@@ -170,11 +170,6 @@ def test_fault_sigkill_during_repeated_saves_leaves_a_whole_file(tiny_file, tmp_
 # -- Ctrl-C during training --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="known bug: a Ctrl-C during training sometimes hangs on the DataLoader worker "
-    "(about 1 run in 4); open, see the 2026-12-05 closing note",
-    strict=False,
-)
 def test_fault_ctrl_c_during_training_leaves_a_usable_checkpoint(
     synth_table,  # noqa: F811
     fake_text_cache,  # noqa: F811
