@@ -754,13 +754,13 @@ def train(
                     break  # mid-epoch: a resume runs this epoch again
                 state["epoch"] += 1
                 early = end_of_epoch()
+                if _agree([stop.requested], d, dev)[0]:  # a signal during the validation
+                    stopped = "interrupted"
+                    break
                 if stopped == "time":
                     break
                 if early:
                     stopped = "early"
-                    break
-                if _agree([stop.requested], d, dev)[0]:  # a signal during the validation
-                    stopped = "interrupted"
                     break
         except KeyboardInterrupt:
             close_batches(batches)

@@ -203,6 +203,22 @@ def test_ctrl_c_only_asks_the_loop_to_stop_and_the_worker_ignores_it(parts, tmp_
     assert not multiprocessing.active_children()  # the last worker is shut down too
 
 
+def test_ctrl_c_during_validation_stops_at_the_end_of_the_epoch(parts, tmp_path):
+    ont, _, _, bank = parts
+    p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=0)
+    out = tmp_path / "m.pt"
+
+    def progress(ev):
+        if ev.get("event") == "epoch":  # reported at the end of end-of-epoch validation
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        train(p, Stream(), ont, out, text_bank=bank, device="cpu", progress=progress)
+    ck = read_checkpoint(last_path(out))
+    assert ck["training"]["stopped"] == "interrupted"
+    assert ck["resume"]["state"]["epoch"] == 1 and ck["resume"]["state"]["step"] == 2
+
+
 def test_a_second_ctrl_c_raises_at_once_and_writes_nothing(parts, tmp_path):
     ont, _, _, bank = parts
     p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=0)
