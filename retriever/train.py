@@ -410,7 +410,8 @@ def validate(
             [len(batch), hit1.sum().item(), hit3.sum().item(), hitc.sum().item()],
             dtype=torch.float64,
         )
-    counts = _all_reduce(counts, d)
+    # nccl reduces only tensors on the GPU; gloo takes either
+    counts = _all_reduce(counts.to(device), d).cpu()
     model.train(was)
     n = max(1.0, float(counts[0]))
     return {
