@@ -250,3 +250,16 @@ def test_the_table_shows_each_trained_variants_validation_figure():
     col = rows["variant"].index("validation fine top-1 (774)")
     assert rows["full"][col] == "81.5"
     assert rows["flat"][col] == "–" and rows["segmentation"][col] == "–"
+
+
+def test_optional_variants_run_only_when_named(capsys):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import ablation
+
+    assert "no-semi-hard" in ablation.OPTIONAL and "no-semi-hard" not in ablation.VARIANTS
+    preset = get_preset("cpu-small", **ablation.OVERRIDES["no-semi-hard"])
+    assert preset.train.semi_hard_weight == 1.0 and preset.train.negatives == "walker"
+    with pytest.raises(SystemExit):
+        ablation.main(["--variants", "full,bogus", "--no-results"])
+    err = capsys.readouterr().err
+    assert "unknown variant(s) bogus" in err and "no-semi-hard" in err
