@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("full", "flat", "labels", "random", "no-context", "segmentation")
 #: variants run only when asked for by name
 OPTIONAL = ("no-semi-hard",)
+ALL = VARIANTS + OPTIONAL
 #: what each trained variant overrides in the preset
 OVERRIDES: dict[str, dict[str, Any]] = {
     "full": {},
@@ -332,9 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
         None if args.no_results else (args.results or (None if q else ROOT / "docs" / "results.md"))
     )
     wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
-    bad = [v for v in wanted if v not in VARIANTS + OPTIONAL]
+    bad = [v for v in wanted if v not in ALL]
     if bad:
-        ap.error(f"unknown variant(s) {', '.join(bad)}; expected {', '.join(VARIANTS + OPTIONAL)}")
+        ap.error(f"unknown variant(s) {', '.join(bad)}; expected {', '.join(ALL)}")
     torch.set_num_threads(args.threads)
     t0 = time.monotonic()
     ont = load_ontology()
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> dict:
     if "segmentation" in wanted:
         variants["segmentation"] = {"train": {"minutes": None}, "overrides": {}}
 
-    ordered = {v: variants[v] for v in VARIANTS + OPTIONAL if v in variants}
+    ordered = {v: variants[v] for v in ALL if v in variants}
     for set_name, (table, records) in sets.items():
         log(f"evaluating on the {set_name} test set ({len(records)} lesions)")
         for name, v in ordered.items():

@@ -650,6 +650,14 @@ def train(
         world_size=d.world_size,
         negatives=negatives_from,
     )
+
+    def write_final(how: str) -> None:
+        """The last checkpoint, and ``out`` too when an interrupted run has none yet."""
+        metrics = {"best": best_metrics, "history": history}
+        write(last, with_resume=True, metrics=metrics, stopped=how)
+        if how == "interrupted" and not out.exists():
+            write(out, with_resume=False, metrics=metrics, stopped=how)
+
     loss_ema = None
     batches = None
     stop = StopSignals()
@@ -768,38 +776,14 @@ def train(
             if stop.requested:  # the second Ctrl-C: out at once
                 raise
             # an interrupt raised by other code (a source, a callback): keep what there is
-            write(
-                last,
-                with_resume=True,
-                metrics={"best": best_metrics, "history": history},
-                stopped="interrupted",
-            )
-            if not out.exists():
-                write(
-                    out,
-                    with_resume=False,
-                    metrics={"best": best_metrics, "history": history},
-                    stopped="interrupted",
-                )
+            write_final("interrupted")
             raise TrainingInterrupted(last) from None
         except BaseException:
             close_batches(batches)
             raise
         if stopped == "interrupted":
             stop.acknowledge()
-        write(
-            last,
-            with_resume=True,
-            metrics={"best": best_metrics, "history": history},
-            stopped=stopped,
-        )
-        if stopped == "interrupted" and not out.exists():
-            write(
-                out,
-                with_resume=False,
-                metrics={"best": best_metrics, "history": history},
-                stopped="interrupted",
-            )
+        write_final(stopped)
         if d.world_size > 1:
             dist.barrier()
             if d.initialized_here:
