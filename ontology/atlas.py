@@ -834,8 +834,9 @@ class _Subtract(_Node):
 
     def ev(self, ctx, p, cap=None):
         # the base honours the cap (see _Intersect.ev); a point whose partial value is
-        # above the cap skips the cuts (a skipped cut counts as CLAMP: max(out, -CLAMP) is
-        # out, which is above the cap >= 0); the cuts themselves are evaluated exactly
+        # above the cap (or at CLAMP), or that lies outside the cut's gate, skips the cut:
+        # it counts as +inf, max(out, -inf) == out, for each point on its own whatever the
+        # other points of the array are; the cuts themselves are evaluated exactly
         out = self.kids[0].ev(ctx, p, cap)
         for k in self.kids[1:]:
             lo, hi = ctx.prep.node_bbox[id(k)]
@@ -847,7 +848,7 @@ class _Subtract(_Node):
                 m &= out <= cap
             if g is not True:
                 m &= g
-            v = _ev_on(k, ctx, p, m, CLAMP)
+            v = _ev_on(k, ctx, p, m, np.inf)
             if v is None:
                 continue
             out = np.maximum(out, -v)

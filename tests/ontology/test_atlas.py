@@ -537,3 +537,22 @@ def test_full_atlas_patch_exact(full):
     lab = at.rasterize(shape, aff)
     assert np.array_equal(lab.ravel(), at.labels_at(at.voxel_points(shape, aff)))
     assert len(np.unique(lab)) > 30
+
+
+def test_subtract_value_depends_on_the_point_alone():
+    # deep inside a large base (value < -CLAMP) and far outside the cut's gate: the cut must
+    # not count, whether or not other points of the same query fall inside the gate (the
+    # value decides depth ties between locations of equal priority)
+    specs = {
+        "d": {
+            "shape": {"op": "subtract", "of": [sph([0, 0, 0], 300), sph([0, 0, 200], 5)]},
+            "priority": 1,
+        }
+    }
+    at = A.Atlas({"aux": {}}, specs)
+    deep = [0.0, 0.0, 0.0]
+    alone = at.sdf("d", np.array([deep]))[0]
+    with_other = at.sdf("d", np.array([deep, [0.0, 0.0, 203.0]]))
+    assert alone == pytest.approx(-300.0)
+    assert with_other[0] == alone
+    assert with_other[1] > 0  # inside the cut
