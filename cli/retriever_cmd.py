@@ -49,6 +49,22 @@ class ProgressLine:
             self.stream.write(text + "\n")
         self.stream.flush()
 
+    def stopping(self, name: str) -> None:
+        """Say at once that a signal was heard.  Runs inside the signal handler, which may
+        have interrupted a write to this very stream: so it writes to the file descriptor,
+        not through the stream's buffer."""
+        again = "Ctrl-C again" if name == "SIGINT" else f"a second {name}"
+        msg = (
+            ("\n" if self.tty and self.width else "")
+            + f"{name}: stopping after the current step and writing a checkpoint "
+            f"({again} quits at once, without one)\n"
+        )
+        try:
+            os.write(self.stream.fileno(), msg.encode())
+        except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO): stay quiet
+            return
+        self.width = 0
+
     def __call__(self, ev: dict[str, Any]) -> None:
         kind = ev.get("event")
         if kind == "start":
@@ -255,6 +271,7 @@ def train(
             device=device,
             progress=show,
             data_info=info,
+            on_stop_request=show.stopping if show is not None else None,
         )
     except KeyboardInterrupt as exc:
         if show is not None and show.tty and show.width:  # end the rewritten progress line

@@ -138,6 +138,10 @@ class StopSignals:
     then leaves the orderly way.  The first signal also puts the previous handlers back, so a
     second Ctrl-C raises ``KeyboardInterrupt`` at once (nobody is ever stuck in a slow stop).
 
+    ``notify`` (optional) is called with the signal's name when the first one arrives, from
+    the handler itself: it must not write through a buffered stream that the interrupted
+    code may be in the middle of using (write to the file descriptor instead).
+
     Handlers are set only in the main thread (elsewhere Python does not allow it, and no
     signal arrives there anyway) and only for signals not ignored (``SIG_IGN``, as in a
     background job).  Leaving the ``with`` block puts the previous handlers back; a signal
@@ -146,7 +150,8 @@ class StopSignals:
 
     NAMES = ("SIGINT", "SIGTERM")
 
-    def __init__(self) -> None:
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
+        self.notify = notify
         self.received: int | None = None
         self._acknowledged = False
         self._previous: dict[int, Any] = {}
@@ -164,9 +169,15 @@ class StopSignals:
         self._acknowledged = True
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        if self.received is None:
+        first = self.received is None
+        if first:
             self.received = signum
         self._restore()
+        if first and self.notify is not None:
+            try:
+                self.notify(signal.Signals(signum).name)
+            except Exception:  # a notice must never break the orderly stop
+                pass
 
     def _restore(self) -> None:
         while self._previous:
@@ -475,8 +486,12 @@ def train(
     device: str | torch.device = "auto",
     progress: Progress | None = None,
     data_info: dict[str, Any] | None = None,
+    on_stop_request: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train a retriever on ``source`` and write the best checkpoint to ``out``."""
+    """Train a retriever on ``source`` and write the best checkpoint to ``out``.
+
+    SIGINT / SIGTERM stop the run after the current step (see :class:`StopSignals`);
+    ``on_stop_request(signal_name)`` is told at once, from the signal handler."""
     tc = preset.train
     out = Path(out)
     last = last_path(out)
@@ -660,7 +675,7 @@ def train(
 
     loss_ema = None
     batches = None
-    stop = StopSignals()
+    stop = StopSignals(on_stop_request if d.main else None)
     with stop:
         try:
             while state["epoch"] < tc.epochs:

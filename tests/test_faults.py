@@ -203,6 +203,8 @@ def test_fault_ctrl_c_during_training_leaves_a_usable_checkpoint(
     assert errors == [
         f"error: interrupted: a usable checkpoint is in {last} (resume with --resume {last})"
     ], stderr
+    # said at once, before the step ended and the checkpoint was written
+    assert "SIGINT: stopping after the current step and writing a checkpoint" in stderr
     ck = read_checkpoint(last)  # usable: it reads, and holds what a resume needs
     assert {"optimizer", "scheduler", "state"} <= set(ck["resume"]) and ck["state_dict"]
     assert ck["training"]["stopped"] == "interrupted"

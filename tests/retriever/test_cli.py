@@ -201,3 +201,30 @@ def test_ddp_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(
 
     ck = read_checkpoint(last)
     assert ck["training"]["stopped"] == "interrupted" and ck["training"]["world_size"] == 2
+
+
+def test_progress_line_announces_a_stop_request_on_the_descriptor(tmp_path):
+    """The notice is written from the signal handler straight to the file descriptor (the
+    stream's buffer may be mid-write), ends a rewritten progress line first, and says how to
+    quit at once."""
+    from anatloc.cli.retriever_cmd import ProgressLine
+
+    path = tmp_path / "err.txt"
+    with open(path, "w") as stream:
+        show = ProgressLine(stream)
+        show.tty, show.width = True, 12  # as if a progress line were on screen
+        show.stopping("SIGINT")
+        assert show.width == 0
+        show.tty = False
+        show.stopping("SIGTERM")
+    text = path.read_text()
+    assert text == (
+        "\nSIGINT: stopping after the current step and writing a checkpoint "
+        "(Ctrl-C again quits at once, without one)\n"
+        "SIGTERM: stopping after the current step and writing a checkpoint "
+        "(a second SIGTERM quits at once, without one)\n"
+    )
+    # no descriptor (a StringIO): nothing, and no error from inside a signal handler
+    import io
+
+    ProgressLine(io.StringIO()).stopping("SIGINT")

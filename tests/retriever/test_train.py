@@ -208,12 +208,25 @@ def test_ctrl_c_during_validation_stops_at_the_end_of_the_epoch(parts, tmp_path)
     p = get_preset("cpu-small", **SMALL, epochs=3, loader_workers=0)
     out = tmp_path / "m.pt"
 
+    told = []
+
     def progress(ev):
         if ev.get("event") == "epoch":  # reported at the end of end-of-epoch validation
             signal.raise_signal(signal.SIGINT)
+            assert told == ["SIGINT"]  # at once, from the handler: not after the epoch
 
     with pytest.raises(TrainingInterrupted):
-        train(p, Stream(), ont, out, text_bank=bank, device="cpu", progress=progress)
+        train(
+            p,
+            Stream(),
+            ont,
+            out,
+            text_bank=bank,
+            device="cpu",
+            progress=progress,
+            on_stop_request=told.append,
+        )
+    assert told == ["SIGINT"]
     ck = read_checkpoint(last_path(out))
     assert ck["training"]["stopped"] == "interrupted"
     assert ck["resume"]["state"]["epoch"] == 1 and ck["resume"]["state"]["step"] == 2
