@@ -98,7 +98,7 @@ def test_set(ont, name: str, seed: int, cases: int, folder: Path, spacing: float
         cases,
         seed,
         force=True,
-        progress=lambda done, total, case: log(f"  {name} test case {done}/{total}"),
+        progress=lambda done, total: log(f"  {name} test case {done}/{total}"),
     )
     return out
 

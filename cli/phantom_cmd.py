@@ -68,6 +68,16 @@ def generate(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a previous run in --out.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=1,
+            help="Cases rendered at once, one process each (same files as one at a time; "
+            "each process needs about 1 GB).",
+        ),
+    ] = 1,
     ontology: OntologyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -98,7 +108,8 @@ def generate(
             seed,
             lesions_per_case=lesions_per_case,
             force=force,
-            progress=lambda done, total, case: bar.update(task, completed=done),
+            progress=lambda done, total: bar.update(task, completed=done),
+            workers=workers,
         )
     summary = {
         "out": str(out),

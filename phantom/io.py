@@ -147,6 +147,22 @@ def prepare_out(out: Path, force: bool) -> None:
         raise DataError(f"cannot create {out}: {exc.strerror}") from None
 
 
+_CASE_WORKER: dict = {}
+
+
+def _init_case_worker(model: BodyModel, profile: Profile, out: Path, seed: int) -> None:
+    _CASE_WORKER.update(model=model, profile=profile, out=out, seed=seed)
+
+
+def _case_job(args) -> tuple[int, str, list[dict]]:
+    """Render and write case ``i``: (i, its id, its lesion rows)."""
+    i, lesions_per_case, noise = args
+    w = _CASE_WORKER
+    case = make_case(w["model"], w["profile"], w["seed"], i, lesions_per_case, noise=noise)
+    write_case_folder(w["out"], case.case_id, case_files(case))
+    return i, case.case_id, case.rows
+
+
 def generate(
     model: BodyModel,
     profile: Profile,
@@ -157,21 +173,39 @@ def generate(
     lesions_per_case: int | None = None,
     force: bool = False,
     noise: bool = True,
-    progress: Callable[[int, int, Case], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> list[dict]:
-    """Render and write ``cases`` cases; returns the lesion table rows."""
+    """Render and write ``cases`` cases; returns the lesion table rows.
+
+    ``workers`` > 1 renders cases in that many processes (each case depends on its seed and
+    index alone, so the files are the same bytes as a serial run's; each process needs the
+    memory of one case, see docs/benchmarks.md).  ``progress(done, total)`` after each case.
+    """
     out = Path(out)
     prepare_out(out, force)
-    rows: list[dict] = []
-    ids = []
-    for i in range(cases):
-        case = make_case(model, profile, seed, i, lesions_per_case, noise=noise)
-        write_case_folder(out, case.case_id, case_files(case))
-        rows.extend(case.rows)
-        ids.append(case.case_id)
-        if progress is not None:
-            progress(i + 1, cases, case)
-        del case
+    per_case: list[tuple[str, list[dict]] | None] = [None] * cases
+    args = [(i, lesions_per_case, noise) for i in range(cases)]
+    workers = max(1, min(int(workers), cases))
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(
+            workers, initializer=_init_case_worker, initargs=(model, profile, out, seed)
+        ) as pool:
+            for done, (i, case_id, rows) in enumerate(pool.imap_unordered(_case_job, args), 1):
+                per_case[i] = (case_id, rows)
+                if progress is not None:
+                    progress(done, cases)
+    else:
+        _init_case_worker(model, profile, out, seed)
+        for done, a in enumerate(args, 1):
+            i, case_id, rows = _case_job(a)
+            per_case[i] = (case_id, rows)
+            if progress is not None:
+                progress(done, cases)
+    ids = [c[0] for c in per_case if c is not None]
+    rows = [r for c in per_case if c is not None for r in c[1]]
     atomic_write(out / "lesions.csv", table_text(rows))
     run = {
         "generator": "anatloc phantom",

@@ -43,6 +43,8 @@ def test_generate_show_and_refuse_overwrite(toy, tmp_path):
         "8",
         "-k",
         "2",
+        "--workers",
+        "2",
         "--json",
     )
     assert r.exit_code == 0, r.output

@@ -27,7 +27,7 @@ def runs(tmp_path_factory, toy_model):
     base = tmp_path_factory.mktemp("runs")
     return {
         "a": _run(toy_model, base / "a", "internal", 0),
-        "b": _run(toy_model, base / "b", "internal", 0),
+        "b": _run(toy_model, base / "b", "internal", 0, workers=2),  # two processes
         "c": _run(toy_model, base / "c", "internal", 1),
         "external": _run(toy_model, base / "external", "external", 1),
         "severe": _run(toy_model, base / "severe", "severe", 2, cases=1),
@@ -46,6 +46,7 @@ def _table(folder: Path) -> list[dict]:
 
 
 def test_same_seed_same_bytes(runs):
+    # "b" rendered its cases in two processes: the same bytes as "a", one at a time
     a, b = _files(runs["a"]), _files(runs["b"])
     assert sorted(a) == sorted(b)
     assert {k for k in a if a[k] != b[k]} == set()
