@@ -154,13 +154,20 @@ def _init_case_worker(model: BodyModel, profile: Profile, out: Path, seed: int) 
     _CASE_WORKER.update(model=model, profile=profile, out=out, seed=seed)
 
 
-def _case_job(args) -> tuple[int, str, list[dict]]:
-    """Render and write case ``i``: (i, its id, its lesion rows)."""
+def _render_case(
+    model: BodyModel, profile: Profile, out: Path, seed: int, args
+) -> tuple[int, str, list[dict]]:
+    """Render and write case ``i`` of ``args = (i, lesions_per_case, noise)``: (i, its id,
+    its lesion rows)."""
     i, lesions_per_case, noise = args
-    w = _CASE_WORKER
-    case = make_case(w["model"], w["profile"], w["seed"], i, lesions_per_case, noise=noise)
-    write_case_folder(w["out"], case.case_id, case_files(case))
+    case = make_case(model, profile, seed, i, lesions_per_case, noise=noise)
+    write_case_folder(out, case.case_id, case_files(case))
     return i, case.case_id, case.rows
+
+
+def _case_job(args) -> tuple[int, str, list[dict]]:
+    """:func:`_render_case` in a worker process set up by :func:`_init_case_worker`."""
+    return _render_case(**_CASE_WORKER, args=args)
 
 
 def generate(
@@ -198,9 +205,8 @@ def generate(
                 if progress is not None:
                     progress(done, cases)
     else:
-        _init_case_worker(model, profile, out, seed)
         for done, a in enumerate(args, 1):
-            i, case_id, rows = _case_job(a)
+            i, case_id, rows = _render_case(model, profile, out, seed, a)
             per_case[i] = (case_id, rows)
             if progress is not None:
                 progress(done, cases)
