@@ -14,7 +14,9 @@ file name (``mtime=0``), so the same seed gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import gzip
 import io
 import json
@@ -191,27 +193,27 @@ def generate(
     """
     out = Path(out)
     prepare_out(out, force)
-    per_case: list[tuple[str, list[dict]] | None] = [None] * cases
+    per_case: list[tuple[str, list[dict]]] = [("", [])] * cases
     args = [(i, lesions_per_case, noise) for i in range(cases)]
     workers = max(1, min(int(workers), cases))
-    if workers > 1:
-        import multiprocessing as mp
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(
-            workers, initializer=_init_case_worker, initargs=(model, profile, out, seed)
-        ) as pool:
-            for done, (i, case_id, rows) in enumerate(pool.imap_unordered(_case_job, args), 1):
-                per_case[i] = (case_id, rows)
-                if progress is not None:
-                    progress(done, cases)
-    else:
-        for done, a in enumerate(args, 1):
-            i, case_id, rows = _render_case(model, profile, out, seed, a)
-            per_case[i] = (case_id, rows)
+            pool = stack.enter_context(
+                mp.get_context("fork").Pool(
+                    workers, initializer=_init_case_worker, initargs=(model, profile, out, seed)
+                )
+            )
+            results = pool.imap_unordered(_case_job, args)
+        else:
+            results = map(functools.partial(_render_case, model, profile, out, seed), args)
+        for done, (i, case_id, case_rows) in enumerate(results, 1):
+            per_case[i] = (case_id, case_rows)
             if progress is not None:
                 progress(done, cases)
-    ids = [c[0] for c in per_case if c is not None]
-    rows = [r for c in per_case if c is not None for r in c[1]]
+    ids = [case_id for case_id, _ in per_case]
+    rows = [r for _, case_rows in per_case for r in case_rows]
     atomic_write(out / "lesions.csv", table_text(rows))
     run = {
         "generator": "anatloc phantom",
