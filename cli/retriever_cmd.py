@@ -136,6 +136,16 @@ def train(
             "them every epoch and every later run; much faster on a CPU.",
         ),
     ] = None,
+    phantom_per_body: Annotated[
+        int | None,
+        typer.Option(
+            "--phantom-per-body",
+            min=1,
+            help="Phantom lesions drawn from each synthetic body before the next one (default: "
+            "512 with --phantom-cache, else 128); fewer means more bodies, about 5 s each to "
+            "render.",
+        ),
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes that render the phantom cache.")
     ] = 1,
@@ -252,12 +262,24 @@ def train(
         from anatloc.retriever.phantom_source import phantom_sources
 
         train_src, phantom_val = phantom_sources(
-            phantom, ont, cfg, phantom_samples, phantom_cache, workers, cache_progress
+            phantom,
+            ont,
+            cfg,
+            phantom_samples,
+            phantom_cache,
+            workers,
+            cache_progress,
+            per_subject=phantom_per_body,
         )
         sources.append(train_src)
         if val_source is None:
             val_source = phantom_val
-        info.update(phantom=phantom, phantom_samples=len(train_src), phantom_val=len(phantom_val))
+        info.update(
+            phantom=phantom,
+            phantom_samples=len(train_src),
+            phantom_per_body=train_src.per_body,
+            phantom_val=len(phantom_val),
+        )
     source = sources[0] if len(sources) == 1 else MixedSource(sources, seed=cfg.train.seed)
 
     try:

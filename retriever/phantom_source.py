@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anatloc.ontology.errors import DataError
+from anatloc.ontology.errors import DataError, UsageError
 from anatloc.ontology.fileio import atomic_write
 from anatloc.phantom.body import body_model
 from anatloc.phantom.field import SubjectField
@@ -136,6 +136,14 @@ class PhantomSource:
         if self._manifest is not None:
             return int(self._manifest["n"])
         return self.n_samples
+
+    @property
+    def per_body(self) -> int | None:
+        """Lesions drawn from each body (None: a cache written before this was recorded)."""
+        if self._manifest is not None:
+            v = self._manifest.get("samples_per_subject")
+            return int(v) if v is not None else None
+        return self.samples_per_subject
 
     # -- one lesion ------------------------------------------------------------------------
     def _rngs(
@@ -387,6 +395,7 @@ class PhantomSource:
             "seed": self.seed,
             "train": train,
             "n": n,
+            "samples_per_subject": self.samples_per_subject,
             "shards": shards,
             "blocks": self._blocks(),
             "local": dataclasses.asdict(self.cfg.local),
@@ -482,9 +491,22 @@ class PhantomSource:
             del cycle
 
 
-def phantom_sources(profile, ont, cfg, n_samples=None, cache=None, workers=1, cache_progress=None):
+def phantom_sources(
+    profile,
+    ont,
+    cfg,
+    n_samples=None,
+    cache=None,
+    workers=1,
+    cache_progress=None,
+    per_subject: int | None = None,
+):
     """(training source, validation source) from the phantom; with ``cache``, both are
-    rendered once into ``cache/train`` and ``cache/val`` and served from there."""
+    rendered once into ``cache/train`` and ``cache/val`` and served from there.
+
+    ``per_subject``: training lesions drawn from each body before the next is built
+    (default: 512 with a cache, 128 streamed); fewer means more bodies for the same
+    number of lesions, at about 5 s of rendering per extra body."""
     seed = cfg.train.seed
     cache = Path(cache) if cache is not None else None
 
@@ -493,13 +515,19 @@ def phantom_sources(profile, ont, cfg, n_samples=None, cache=None, workers=1, ca
 
     # a cached training set renders each subject once for 512 lesions: building the subject
     # (~7 s) then costs less than its lesions, and 20 000 lesions still see ~40 bodies
-    per_subject = 512 if cache is not None else 128
+    if per_subject is None:
+        per_subject = 512 if cache is not None else 128
+    per_subject = int(per_subject)
+    if per_subject < 1:
+        raise UsageError(f"lesions per body must be at least 1 (got {per_subject})")
 
     probe = make(seed=seed, n_samples=n_samples)
     n_train = len(probe)
     n_val = 2 * probe.model.n  # every location twice, both sexes, fixed
     if cache is None:
-        return probe, make(seed=seed + 1, n_samples=n_val)
+        return make(seed=seed, n_samples=n_samples, samples_per_subject=per_subject), make(
+            seed=seed + 1, n_samples=n_val
+        )
     out = []
     for split, n, s, train_mode in (
         ("train", n_train, seed, True),
@@ -513,6 +541,8 @@ def phantom_sources(profile, ont, cfg, n_samples=None, cache=None, workers=1, ca
             except (OSError, ValueError) as exc:
                 raise DataError(f"cannot read {manifest}: {exc}") from None
             want = {"profile": probe.profile.name, "seed": s, "n": n, "train": train_mode}
+            if train_mode and "samples_per_subject" in man:  # older caches lack it
+                want["samples_per_subject"] = per_subject
             have = {k: man.get(k) for k in want}
             if have != want:
                 raise DataError(

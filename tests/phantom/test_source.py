@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from anatloc.ontology.errors import DataError
-from anatloc.retriever.config import DataConfig, ScaleConfig
+from anatloc.ontology.errors import DataError, UsageError
+from anatloc.retriever.config import DataConfig, ScaleConfig, get_preset
 from anatloc.retriever.data import SampleSource
-from anatloc.retriever.phantom_source import PhantomSource
+from anatloc.retriever.phantom_source import PhantomSource, phantom_sources
 
 CFG = DataConfig(local=ScaleConfig(12, 4.0), context=ScaleConfig(10, 16.0))
 
@@ -140,3 +141,25 @@ def test_a_cache_outlives_description_edits_but_not_a_renamed_location(src, toy_
     assert body_model(renamed).phantom_key != body_model(toy_ont).phantom_key
     with pytest.raises(DataError, match="rebuild it"):
         PhantomSource("internal", renamed, CFG, cache_dir=out)
+
+
+def test_lesions_per_body_choose_the_bodies_and_a_cache_remembers_them(toy_ont, tmp_path):
+    """``per_subject`` sets how many lesions share a body; a cache records it and refuses to
+    be reused for another value (its lesions would come from other bodies)."""
+    preset = dataclasses.replace(get_preset("cpu-small"), data=CFG)
+    stream, _ = phantom_sources("internal", toy_ont, preset, 4, per_subject=2)
+    assert stream.per_body == 2
+    subjects = [stream.lesion_scene(i)[0].subject for i in range(4)]
+    assert subjects[0] == subjects[1] and subjects[1] != subjects[2]
+
+    cache = tmp_path / "cache"
+    train, _ = phantom_sources("internal", toy_ont, preset, 4, cache, per_subject=2)
+    assert train.per_body == 2
+    assert json.loads((cache / "train" / "manifest.json").read_text())["samples_per_subject"] == 2
+    again, _ = phantom_sources("internal", toy_ont, preset, 4, cache, per_subject=2)
+    assert len(again) == 4
+    for other in (3, None):  # None: the default for a cache, 512
+        with pytest.raises(DataError, match="another phantom cache"):
+            phantom_sources("internal", toy_ont, preset, 4, cache, per_subject=other)
+    with pytest.raises(UsageError, match="at least 1"):
+        phantom_sources("internal", toy_ont, preset, 4, per_subject=0)
