@@ -351,6 +351,30 @@ class PhantomSource:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         n = int(n if n is not None else self.n_samples)
+        # shards of an interrupted build are kept and reused, so they must be of this build:
+        # the settings are written first and a rerun with other ones is refused
+        settings = {
+            "profile": self.profile.name,
+            "seed": self.seed,
+            "train": train,
+            "n": n,
+            "samples_per_subject": self.samples_per_subject,
+            "blocks": self._blocks(),
+            "phantom_key": self.model.phantom_key,
+        }
+        started = out / "build.json"
+        if started.is_file():
+            try:
+                before = json.loads(started.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise DataError(f"cannot read {started}: {exc}") from None
+            if before != settings:
+                raise DataError(
+                    f"{out} holds part of another phantom cache ({before}, now {settings}); "
+                    "remove it or give another folder"
+                )
+        else:
+            atomic_write(started, json.dumps(settings, indent=1) + "\n")
         # a shard holds whole subjects where it can, so no two processes build one subject
         shard_size = max(1, int(shard_size))
         if (

@@ -163,3 +163,18 @@ def test_lesions_per_body_choose_the_bodies_and_a_cache_remembers_them(toy_ont, 
             phantom_sources("internal", toy_ont, preset, 4, cache, per_subject=other)
     with pytest.raises(UsageError, match="at least 1"):
         phantom_sources("internal", toy_ont, preset, 4, per_subject=0)
+
+
+def test_an_interrupted_cache_is_not_finished_with_other_settings(toy_ont, tmp_path):
+    """Shards of an interrupted build are reused by the next one, so a rerun with other
+    settings (here: lesions per body) must not mix its shards with them."""
+    a = PhantomSource("internal", toy_ont, CFG, seed=3, samples_per_subject=2, field_spacing=6.0)
+    out = a.build_cache(tmp_path / "cache", n=4, shard_size=2)
+    (out / "manifest.json").unlink()  # as if stopped before the end
+    (out / "shard-00001.npz").unlink()
+    b = PhantomSource("internal", toy_ont, CFG, seed=3, samples_per_subject=4, field_spacing=6.0)
+    with pytest.raises(DataError, match="holds part of another phantom cache"):
+        b.build_cache(out, n=4, shard_size=2)
+    assert sorted(p.name for p in out.iterdir()) == ["build.json", "shard-00000.npz"]
+    a.build_cache(out, n=4, shard_size=2)  # the same settings finish it
+    assert json.loads((out / "manifest.json").read_text())["samples_per_subject"] == 2
