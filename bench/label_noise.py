@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -70,14 +69,10 @@ def contact_table(ont, spacing: float = 2.0) -> np.ndarray:
     return table
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def noisy_copy(src: Path, out: Path, p: float, table: np.ndarray, ont, seed: int) -> dict:
     """Write ``out/train`` (relabelled shards) and link ``out/val`` to ``src/val``."""
+    from anatloc.ontology.fileio import atomic_write
+
     fine_curies = ont.curies("fine")
     cpos = {c: i for i, c in enumerate(ont.curies("coarse"))}
     f2c = np.array([cpos[ont[c].parent] for c in fine_curies])
@@ -107,7 +102,7 @@ def noisy_copy(src: Path, out: Path, p: float, table: np.ndarray, ont, seed: int
             relabelled += 1
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        _atomic_bytes(out / "train" / shard["file"], buf.getvalue())
+        atomic_write(out / "train" / shard["file"], buf.getvalue())
     info = {
         "p": p,
         "seed": seed,
@@ -118,9 +113,7 @@ def noisy_copy(src: Path, out: Path, p: float, table: np.ndarray, ont, seed: int
         "source": str(src),
     }
     man["label_noise"] = info
-    _atomic_bytes(
-        out / "train" / "manifest.json", (json.dumps(man, indent=1) + "\n").encode("utf-8")
-    )
+    atomic_write(out / "train" / "manifest.json", json.dumps(man, indent=1) + "\n")
     return info
 
 

@@ -69,6 +69,16 @@ CT_CODE_RANGE = (-200.0, 280.0)
 SUV_CODE_MAX = 36.0
 
 
+def _read_json(path: Path) -> dict:
+    """A cache's JSON file; an unreadable one is a :class:`DataError` (missing: FileNotFoundError)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
 def encode_block(raw: np.ndarray) -> np.ndarray:
     """Raw (3, S, S, S) [HU, SUV, mask] float → uint8 codes of the same shape."""
     lo, hi = CT_CODE_RANGE
@@ -364,10 +374,7 @@ class PhantomSource:
         }
         started = out / "build.json"
         if started.is_file():
-            try:
-                before = json.loads(started.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DataError(f"cannot read {started}: {exc}") from None
+            before = _read_json(started)
             if before != settings:
                 raise DataError(
                     f"{out} holds part of another phantom cache ({before}, now {settings}); "
@@ -433,13 +440,11 @@ class PhantomSource:
     def _read_manifest(self) -> dict:
         path = self.cache_dir / "manifest.json"
         try:
-            man = json.loads(path.read_text(encoding="utf-8"))
+            man = _read_json(path)
         except FileNotFoundError:
             raise DataError(
                 f"{path} does not exist; write the cache with PhantomSource.build_cache"
             ) from None
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from None
         if man.get("version") != CACHE_VERSION:
             raise DataError(
                 f"{path}: cache version {man.get('version')!r}, expected {CACHE_VERSION}"
@@ -545,13 +550,11 @@ def phantom_sources(
     if per_subject < 1:
         raise UsageError(f"lesions per body must be at least 1 (got {per_subject})")
 
-    probe = make(seed=seed, n_samples=n_samples)
+    probe = make(seed=seed, n_samples=n_samples, samples_per_subject=per_subject)
     n_train = len(probe)
     n_val = 2 * probe.model.n  # every location twice, both sexes, fixed
     if cache is None:
-        return make(seed=seed, n_samples=n_samples, samples_per_subject=per_subject), make(
-            seed=seed + 1, n_samples=n_val
-        )
+        return probe, make(seed=seed + 1, n_samples=n_val)
     out = []
     for split, n, s, train_mode in (
         ("train", n_train, seed, True),
@@ -560,10 +563,7 @@ def phantom_sources(
         folder = cache / split
         manifest = folder / "manifest.json"
         if manifest.is_file():
-            try:
-                man = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DataError(f"cannot read {manifest}: {exc}") from None
+            man = _read_json(manifest)
             want = {"profile": probe.profile.name, "seed": s, "n": n, "train": train_mode}
             if train_mode and "samples_per_subject" in man:  # older caches lack it
                 want["samples_per_subject"] = per_subject
