@@ -20,6 +20,7 @@ reuses their trained models):
 
 ==============  ================================================================================
 ``no-semi-hard`` walker exclusions kept, semi-hard band not up-weighted (``semi_hard_weight=1``)
+``no-exclusions`` semi-hard band kept, nothing excluded (``exclude_ambiguous=False``)
 ==============  ================================================================================
 
 Every trained variant gets the same data (one cached phantom training set, ``--cache``), the
@@ -52,7 +53,7 @@ from _common import machine
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("full", "flat", "labels", "random", "no-context", "segmentation")
 #: variants run only when asked for by name
-OPTIONAL = ("no-semi-hard",)
+OPTIONAL = ("no-semi-hard", "no-exclusions")
 ALL = VARIANTS + OPTIONAL
 #: what each trained variant overrides in the preset
 OVERRIDES: dict[str, dict[str, Any]] = {
@@ -61,6 +62,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "random": {"negatives": "random"},
     "no-context": {"use_context": False},
     "no-semi-hard": {"semi_hard_weight": 1.0},
+    "no-exclusions": {"exclude_ambiguous": False},
 }
 TEST_SETS = {"internal": 100, "external": 123}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"

@@ -199,6 +199,10 @@ class TrainConfig:
     #: band; "random" (the ablation): every other term of the level is an equally weighted
     #: negative — no exclusions, no semi-hard selection (label smoothing stays as set)
     negatives: str = "walker"
+    #: with "walker" negatives: mask the walker's ambiguous set out of the softmax (the
+    #: method); False keeps those terms as ordinary negatives and only up-weights the
+    #: semi-hard band (the ``no-exclusions`` ablation, for labels that are exact)
+    exclude_ambiguous: bool = True
     #: the term embeddings the images are trained against: "pooled" uses the embeddings that
     #: retrieval uses (``ModelConfig.text_pool``) at every step, so training and prediction
     #: see the same targets; "paraphrases" draws one of each term's texts per step

@@ -11,6 +11,9 @@ a plain hierarchy rule stands in and says so once in the log: at the fine level 
 semi-hard band is the siblings under the same coarse location, at the coarse level the
 coarse locations of the same region; nothing is excluded.
 
+With ``exclude=False`` the excluded mask is empty and the semi-hard band stays as it is (the
+``no-exclusions`` ablation: it separates the two walker mechanisms).
+
 Per-term rows are computed once and cached, so a batch costs one gather and an OR over P.
 """
 
@@ -26,8 +29,11 @@ log = logging.getLogger(__name__)
 class NegativeBands:
     """Band masks over the coarse and fine vocabularies of an ontology."""
 
-    def __init__(self, ont, *, use_walker: bool = True):
+    def __init__(self, ont, *, use_walker: bool = True, exclude: bool = True):
         self.ont = ont
+        #: False: nothing is masked out (the ``no-exclusions`` ablation); the ambiguous
+        #: terms become ordinary negatives of weight 1, the semi-hard band is unchanged
+        self.exclude = exclude
         self.source = "hierarchy"
         self._walker = None
         if use_walker:
@@ -84,4 +90,6 @@ class NegativeBands:
         is_pos = is_pos[:, :n]
         excluded &= ~is_pos
         semi &= ~is_pos & ~excluded
+        if not self.exclude:
+            excluded[:] = False
         return excluded, semi

@@ -259,6 +259,8 @@ def test_optional_variants_run_only_when_named(capsys):
     assert "no-semi-hard" in ablation.OPTIONAL and "no-semi-hard" not in ablation.VARIANTS
     preset = get_preset("cpu-small", **ablation.OVERRIDES["no-semi-hard"])
     assert preset.train.semi_hard_weight == 1.0 and preset.train.negatives == "walker"
+    preset = get_preset("cpu-small", **ablation.OVERRIDES["no-exclusions"])
+    assert not preset.train.exclude_ambiguous and preset.train.semi_hard_weight == 2.0
     with pytest.raises(SystemExit):
         ablation.main(["--variants", "full,bogus", "--no-results"])
     err = capsys.readouterr().err

@@ -111,6 +111,19 @@ def test_negative_bands_never_exclude_positives(parts):
     assert semi[0].sum() == 9  # the other liver locations
 
 
+def test_bands_without_exclusions_keep_the_semi_hard_band(parts):
+    ont = parts[0]
+    fine = ont.curies("fine")
+    t7 = fine.index(ont.get("Vertebra T7").curie)
+    pos = np.array([[t7, -1], [t7, fine.index(ont.get("Rib L7").curie)]])
+    exc, semi = NegativeBands(ont).masks("fine", pos)
+    assert exc[0].any()  # the walker excludes something around Vertebra T7 ("Near vertebra T7")
+    exc2, semi2 = NegativeBands(ont, exclude=False).masks("fine", pos)
+    assert not exc2.any() and (semi2 == semi).all()
+    p = get_preset("cpu-small", exclude_ambiguous=False)
+    assert p.train.exclude_ambiguous is False and get_preset("cpu-small").train.exclude_ambiguous
+
+
 def test_time_budget_and_early_stopping(parts, tmp_path, monkeypatch):
     ont, recs, f2c, bank = parts
     p = get_preset("cpu-small", **{**SMALL, "max_minutes": 1e-6}, epochs=3)
