@@ -435,3 +435,13 @@ def evaluate(
         ["region", "n", "fine_top1", "coarse_top1"],
         [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
     )
+    what = {
+        "excluded": "an ambiguous partner (Near/Around X, parent or child)",
+        "semi-hard": "a close location (sibling, neighbour, other side, next level)",
+        "easy": "a far location",
+        "coarse": "abstained or coarse only",
+    }
+    print_table(
+        ["wrong fine answers", "n", "the answer was"],
+        [[k, v, what[k]] for k, v in metrics["errors_by_band"].items()],
+    )

@@ -9,6 +9,12 @@ For lesions with known locations (the acceptable set, several allowed):
 ``abstain_rate``  share of predictions that backed off to the coarse location
 ``n``             lesions evaluated
 ``per_region``    region label (of the primary location) → {n, fine_top1, coarse_top1}
+``errors_by_band`` the wrong fine answers by how the walker relates the prediction to the
+                  lesion's acceptable locations: ``excluded`` (an ambiguous partner, such as
+                  "Near vertebra T7" for "Vertebra T7"), ``semi-hard`` (a close, distinct
+                  location: a sibling, an adjacent structure, the other side, the next
+                  level), ``easy`` (anything else: a far miss) and ``coarse`` (abstained, or
+                  a prediction that names no fine location, as the baseline's may)
 
 :func:`confusion_figure` draws the coarse-level confusion matrix (rows: the primary
 location's coarse parent, columns: the predicted coarse location, row-normalised), only
@@ -42,11 +48,13 @@ def _hits(pred: Prediction, rec: LesionRecord, ont) -> tuple[bool, bool, bool]:
 
 
 def evaluate(
-    predictions: Sequence[Prediction], records: Sequence[LesionRecord], ont
+    predictions: Sequence[Prediction], records: Sequence[LesionRecord], ont, bands=None
 ) -> dict[str, Any]:
-    """The metrics above, over the records that have locations (matched by lesion id)."""
+    """The metrics above, over the records that have locations (matched by lesion id).
+    ``bands``: a :class:`~.negatives.NegativeBands` of ``ont`` to reuse (built if None)."""
     by_id = {p.lesion_id: p for p in predictions}
     rows = []
+    wrong: list[tuple[Prediction, LesionRecord]] = []
     for r in records:
         if not r.locations:
             continue
@@ -55,6 +63,8 @@ def evaluate(
             raise DataError(f"no prediction for lesion {r.lesion_id} ({r.source})")
         region = ont.region_of(r.locations[0]).label if r.locations[0] in ont else "?"
         rows.append((region, p.abstained, *_hits(p, r, ont)))
+        if not rows[-1][2]:
+            wrong.append((p, r))
     n = len(rows)
     if n == 0:
         raise DataError("no lesion has locations to evaluate against (column 'locations' is empty)")
@@ -79,7 +89,31 @@ def evaluate(
         "abstain_rate": mean(r[1] for r in rows),
         "n": n,
         "per_region": per_region,
+        "errors_by_band": error_bands(wrong, ont, bands),
     }
+
+
+def error_bands(wrong: Sequence[tuple[Prediction, LesionRecord]], ont, bands=None) -> dict:
+    """Counts of wrong fine answers per walker band (see the module doc)."""
+    from .negatives import NegativeBands
+
+    counts = {"excluded": 0, "semi-hard": 0, "easy": 0, "coarse": 0}
+    fine = {c: i for i, c in enumerate(ont.curies("fine"))}
+    rows = []
+    for p, r in wrong:
+        if p.abstained or p.curie not in fine:
+            counts["coarse"] += 1
+            continue
+        acc = [fine[c] for c in r.locations if c in fine]
+        if acc:  # a lesion labelled only at coarse level has no fine relation to count
+            rows.append((fine[p.curie], acc))
+    if rows:
+        bands = bands if bands is not None else NegativeBands(ont)
+        width = max(len(acc) for _, acc in rows)
+        pos = np.array([acc + [-1] * (width - len(acc)) for _, acc in rows])
+        for kind in bands.relation("fine", pos, np.array([q for q, _ in rows])):
+            counts[kind] += 1
+    return counts
 
 
 def confusion_matrix(

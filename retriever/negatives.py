@@ -70,6 +70,24 @@ class NegativeBands:
         self._tables[level] = (exc, semi)
         return exc, semi
 
+    def relation(self, level: str, positives: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """How each ``predicted[b]`` (term index) relates to the positives of row b (B, P),
+        −1 padding: "positive", "excluded" (in the walker's ambiguous set of a positive),
+        "semi-hard" (in its band) or "easy"; an object array of str.  Read from the walker's
+        tables whether or not this instance excludes (``exclude``)."""
+        exc_t, semi_t = self._level_tables(level)
+        n = exc_t.shape[1]
+        pos = np.asarray(positives, dtype=np.int64)
+        if pos.ndim == 1:
+            pos = pos[:, None]
+        pred = np.asarray(predicted, dtype=np.int64)[:, None]
+        idx = np.where(pos < 0, n, pos)
+        out = np.full(len(pred), "easy", dtype=object)
+        out[semi_t[idx, pred].any(axis=1)] = "semi-hard"
+        out[exc_t[idx, pred].any(axis=1)] = "excluded"
+        out[(pos == pred).any(axis=1)] = "positive"
+        return out
+
     def masks(self, level: str, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(excluded, semi_hard)`` boolean (B, N) for positives (B, P) padded with −1.
 

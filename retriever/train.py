@@ -521,9 +521,7 @@ def train(
     f2c = fine_to_coarse_table(ont, fine_curies, ont.curies("coarse")).to(dev)
     f2c_np = f2c.cpu().numpy()
     # "random" negatives (the ablation): no walker, no exclusions, no semi-hard band
-    bands = (
-        NegativeBands(ont, exclude=tc.exclude_ambiguous) if tc.negatives == "walker" else None
-    )
+    bands = NegativeBands(ont, exclude=tc.exclude_ambiguous) if tc.negatives == "walker" else None
     negatives_from = "random" if bands is None else bands.source
     if bands is not None and not bands.exclude:
         negatives_from += " without exclusions"

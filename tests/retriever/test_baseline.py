@@ -136,8 +136,18 @@ def test_the_baseline_on_an_undegraded_case(shipped, tmp_path):
     assert got["5"].how == "nearest" and got["5"].location == "Vertebra T7"
     assert run.how == {"overlap": 3, "nearest": 1, "none": 1} and run.degraded == 0
     m = evaluate(run.predictions, recs, shipped)
-    assert set(m) == {"fine_top1", "fine_top3", "coarse_top1", "abstain_rate", "n", "per_region"}
+    assert set(m) == {
+        "fine_top1",
+        "fine_top3",
+        "coarse_top1",
+        "abstain_rate",
+        "n",
+        "per_region",
+        "errors_by_band",
+    }
     assert (m["n"], m["fine_top1"], m["coarse_top1"], m["abstain_rate"]) == (5, 0.4, 0.8, 0.4)
+    # the node beside the vertebra is named "Vertebra T7", its "Near" partner; 1 and 4 abstain
+    assert m["errors_by_band"] == {"excluded": 1, "semi-hard": 0, "easy": 0, "coarse": 2}
     # without the back-off the node beside the vertebra gets no answer
     run0 = segmentation_baseline(
         recs, shipped, table=table, degradation=NO_DEGRADATION, max_distance_mm=0

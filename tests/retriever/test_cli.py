@@ -63,7 +63,15 @@ def test_train_then_evaluate_end_to_end(synth_table, fake_text_cache, tmp_path):
     )
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
-    assert set(m) == {"fine_top1", "fine_top3", "coarse_top1", "abstain_rate", "n", "per_region"}
+    assert set(m) == {
+        "fine_top1",
+        "fine_top3",
+        "coarse_top1",
+        "abstain_rate",
+        "n",
+        "per_region",
+        "errors_by_band",
+    }
     assert m["n"] == 12 and 0 <= m["fine_top1"] <= m["fine_top3"] <= 1
     assert set(m["per_region"]) == {"Head", "Abdomen", "Axial skeleton"}
     assert (figs / "confusion_coarse.png").exists() and "ms/lesion" in r.stderr

@@ -67,7 +67,15 @@ def test_metrics_count_acceptable_sets_and_abstentions(shipped, tmp_path):
         _pred(shipped, "d", "Rib R7"),
     ]
     m = evaluate(preds, recs, shipped)
-    assert set(m) == {"fine_top1", "fine_top3", "coarse_top1", "abstain_rate", "n", "per_region"}
+    assert set(m) == {
+        "fine_top1",
+        "fine_top3",
+        "coarse_top1",
+        "abstain_rate",
+        "n",
+        "per_region",
+        "errors_by_band",
+    }
     assert m["n"] == 4 and m["fine_top1"] == 0.25 and m["fine_top3"] == 0.75
     assert m["coarse_top1"] == 0.75 and m["abstain_rate"] == 0.25
     assert m["per_region"]["Abdomen"] == {"n": 2, "fine_top1": 0.5, "coarse_top1": 1.0}
@@ -76,6 +84,8 @@ def test_metrics_count_acceptable_sets_and_abstentions(shipped, tmp_path):
     assert "Liver" in labels and counts.sum() == 4
     files = confusion_figure(preds, recs, shipped, tmp_path / "figs")
     assert files[0].read_bytes()[:4] == b"\x89PNG" and files[1].read_text().startswith("true")
+    # b: another segment of the same organ (a sibling); d: a far miss; c: abstained
+    assert m["errors_by_band"] == {"excluded": 0, "semi-hard": 1, "easy": 1, "coarse": 1}
     with pytest.raises(DataError, match="no prediction for lesion"):
         evaluate(preds[:3], recs, shipped)
     with pytest.raises(DataError, match="no lesion has locations"):
@@ -145,3 +155,20 @@ def test_bf16_inference_names_the_same_locations(tiny_model, synth_table, shippe
     a, b = f32.predict(synth_table), b16.predict(synth_table)
     assert [p.curie for p in a] == [p.curie for p in b]
     assert max(abs(p.score - q.score) for p, q in zip(a, b, strict=True)) < 0.05
+
+
+def test_wrong_answers_are_told_apart_by_the_walker_band(shipped):
+    recs = [
+        _rec(shipped, "a", "Vertebra T7"),
+        _rec(shipped, "b", "Rib L7"),
+        _rec(shipped, "c", "Rib L7"),
+        _rec(shipped, "d", "Liver S7"),
+    ]
+    preds = [
+        _pred(shipped, "a", "Near vertebra T7"),  # the "Near" partner: the walker excludes it
+        _pred(shipped, "b", "Rib L8"),  # the next level: semi-hard
+        _pred(shipped, "c", "Rib L7"),  # right
+        _pred(shipped, "d", "Brain"),  # far
+    ]
+    m = evaluate(preds, recs, shipped)
+    assert m["errors_by_band"] == {"excluded": 1, "semi-hard": 1, "easy": 1, "coarse": 0}
