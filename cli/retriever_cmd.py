@@ -436,10 +436,10 @@ def evaluate(
         [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
     )
     what = {
-        "excluded": "an ambiguous partner (Near/Around X, parent or child)",
-        "semi-hard": "a close location (sibling, neighbour, other side, next level)",
-        "easy": "a far location",
-        "coarse": "abstained or coarse only",
+        "excluded": "ambiguous partner (Near X, parent, child)",
+        "semi-hard": "close (sibling, neighbour, other side)",
+        "easy": "far",
+        "coarse": "abstained, or coarse only",
     }
     print_table(
         ["wrong fine answers", "n", "the answer was"],
