@@ -32,7 +32,9 @@ by the patch stream) — and every variant is scored through the real NIfTI lesi
 (:mod:`anatloc.retriever.infer`, :mod:`anatloc.retriever.evaluate`).
 
 Trained models are kept in ``--work``/models and reused by a rerun with the same settings
-(``--retrain`` trains them again), so an interrupted study resumes where it stopped.  The
+(``--retrain`` trains them again), so an interrupted study resumes where it stopped.  A model
+whose settings differ from the variant's (the log names the fields) is moved aside to
+``NAME.previous.pt`` before the variant is trained again.  The
 table is written between ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` in
 ``--results`` (default ``docs/results.md``; not written by ``--quick`` unless asked).
 """
@@ -144,6 +146,38 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _differs(ck: dict, training: dict, preset, info: dict) -> str | None:
+    """Why a saved model cannot stand for this variant now, or None if it can.  The saved
+    preset is read as the checkpoint loader reads it, so a field added to the configuration
+    since (with the default that reproduces the old behaviour) is not a difference."""
+    from anatloc.ontology.errors import AnatlocError
+    from anatloc.retriever.config import Preset
+
+    try:
+        saved = Preset.from_dict(ck.get("preset") or {}).to_dict()
+    except (AnatlocError, KeyError, TypeError, ValueError) as exc:
+        return f"its settings cannot be read ({exc})"
+    if not _same(saved, preset.to_dict()):
+        a, b = _flat(saved), _flat(preset.to_dict())
+        keys = sorted(k for k in a.keys() | b.keys() if not _same(a.get(k), b.get(k)))
+        return "other settings: " + ", ".join(keys)
+    if not _same(training.get("data"), info):
+        return "other training data"
+    if training.get("stopped") not in ("done", "time", "early"):
+        return "its training did not finish"
+    return None
+
+
 def train_variant(name, preset, source, val, ont, bank, info, args) -> tuple[Path, dict]:
     """Train one variant (or reuse its finished model); (checkpoint, training summary)."""
     from anatloc.retriever.checkpoint import read_checkpoint
@@ -155,13 +189,14 @@ def train_variant(name, preset, source, val, ont, bank, info, args) -> tuple[Pat
     if out.is_file() and last.is_file() and not args.retrain:
         ck, lk = read_checkpoint(out), read_checkpoint(last)
         t = lk.get("training", {})
-        if (
-            _same(ck.get("preset"), preset.to_dict())
-            and _same(t.get("data"), info)
-            and t.get("stopped") in ("done", "time", "early")
-        ):
+        why = _differs(ck, t, preset, info)
+        if why is None:
             log(f"{name}: reusing {out} (trained {t.get('seconds', 0) / 60:.1f} min)")
             return out, _summary(t, ck)
+        # a finished model is never lost to a rerun: it moves aside before training starts
+        for p in (out, last):
+            p.replace(p.with_name(p.name.replace(".pt", ".previous.pt")))
+        log(f"{name}: {why}; retraining (the old model is kept as {name}.previous.pt)")
 
     def progress(ev):
         if ev.get("event") == "epoch":

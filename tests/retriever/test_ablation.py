@@ -265,3 +265,21 @@ def test_optional_variants_run_only_when_named(capsys):
         ablation.main(["--variants", "full,bogus", "--no-results"])
     err = capsys.readouterr().err
     assert "unknown variant(s) bogus" in err and "no-semi-hard" in err
+
+
+def test_a_saved_model_is_reused_across_new_settings_with_old_defaults(tmp_path):
+    """A configuration field added after a model was trained, at its default, is no reason
+    to train it again (it was: the rerun overwrote a finished 43-minute model)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import ablation
+
+    preset = get_preset("cpu-small", negatives="random")
+    old = preset.to_dict()
+    del old["train"]["exclude_ambiguous"]  # a checkpoint from before the field existed
+    info = {"samples": 8}
+    done = {"data": info, "stopped": "done"}
+    assert ablation._differs({"preset": old}, done, preset, info) is None
+    why = ablation._differs({"preset": old}, done, get_preset("cpu-small"), info)
+    assert why == "other settings: train.negatives"
+    assert ablation._differs({"preset": old}, {**done, "stopped": None}, preset, info)
+    assert ablation._differs({"preset": old}, done, preset, {"samples": 9}) == "other training data"
