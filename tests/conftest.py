@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,20 @@ Abdomen\tLiver\tLiver S1
 Abdomen\tLiver\tLiver S2
 Abdomen\tLiver\tAround the liver
 """
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_at_a_terminal():
+    """Run every test with Python's own Ctrl-C handler.  A suite started in the background
+    by a non-interactive shell (``cmd &``, nohup) inherits SIGINT *ignored*; anatloc rightly
+    leaves an ignored SIGINT ignored, and the Ctrl-C tests (and the training CLI they start)
+    would then wait for a signal that never comes."""
+    before = signal.getsignal(signal.SIGINT)
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture
