@@ -34,8 +34,9 @@ by the patch stream) — and every variant is scored through the real NIfTI lesi
 Trained models are kept in ``--work``/models and reused by a rerun with the same settings
 (``--retrain`` trains them again), so an interrupted study resumes where it stopped.  A model
 whose settings differ from the variant's (the log names the fields) is moved aside to
-``NAME.previous.pt`` before the variant is trained again.  The
-table is written between ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` in
+``NAME.previous.pt`` (or the first free ``NAME.previous-K.pt``) before the variant is
+trained again.
+The table is written between ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` in
 ``--results`` (default ``docs/results.md``; not written by ``--quick`` unless asked).
 """
 
@@ -178,6 +179,27 @@ def _differs(ck: dict, training: dict, preset, info: dict) -> str | None:
     return None
 
 
+def _set_aside(out: Path, last: Path) -> Path:
+    """Move a saved model (``NAME.pt`` and its ``NAME.last.pt``) to the first free
+    ``NAME.previous[-K].pt`` before it is trained again, so that no rerun loses a finished
+    model, not even one set aside by an earlier rerun; returns the model's new path."""
+    from anatloc.retriever.train import last_path
+
+    stem = out.name[: -len(".pt")]
+    k = 1
+    while True:
+        tag = "previous" if k == 1 else f"previous-{k}"
+        moved = out.with_name(f"{stem}.{tag}.pt")
+        moved_last = last_path(moved)
+        if not moved.exists() and not moved_last.exists():
+            break
+        k += 1
+    for src, dst in ((out, moved), (last, moved_last)):
+        if src.exists():
+            src.replace(dst)
+    return moved
+
+
 def train_variant(name, preset, source, val, ont, bank, info, args) -> tuple[Path, dict]:
     """Train one variant (or reuse its finished model); (checkpoint, training summary)."""
     from anatloc.retriever.checkpoint import read_checkpoint
@@ -193,10 +215,8 @@ def train_variant(name, preset, source, val, ont, bank, info, args) -> tuple[Pat
         if why is None:
             log(f"{name}: reusing {out} (trained {t.get('seconds', 0) / 60:.1f} min)")
             return out, _summary(t, ck)
-        # a finished model is never lost to a rerun: it moves aside before training starts
-        for p in (out, last):
-            p.replace(p.with_name(p.name.replace(".pt", ".previous.pt")))
-        log(f"{name}: {why}; retraining (the old model is kept as {name}.previous.pt)")
+        kept = _set_aside(out, last)
+        log(f"{name}: {why}; retraining (the old model is kept as {kept.name})")
 
     def progress(ev):
         if ev.get("event") == "epoch":

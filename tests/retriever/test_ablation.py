@@ -283,3 +283,21 @@ def test_a_saved_model_is_reused_across_new_settings_with_old_defaults(tmp_path)
     assert why == "other settings: train.negatives"
     assert ablation._differs({"preset": old}, {**done, "stopped": None}, preset, info)
     assert ablation._differs({"preset": old}, done, preset, {"samples": 9}) == "other training data"
+
+
+def test_a_model_set_aside_twice_keeps_both_earlier_models(tmp_path):
+    """Each rerun that retrains a variant moves the finished model to a free name; the
+    second one used to overwrite the first one's NAME.previous.pt."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import ablation
+
+    out, last = tmp_path / "random.pt", tmp_path / "random.last.pt"
+    for run in ("first", "second"):
+        out.write_text(run)
+        last.write_text(run + " last")
+        ablation._set_aside(out, last)
+        assert not out.exists() and not last.exists()
+    assert (tmp_path / "random.previous.pt").read_text() == "first"
+    assert (tmp_path / "random.previous.last.pt").read_text() == "first last"
+    assert (tmp_path / "random.previous-2.pt").read_text() == "second"
+    assert (tmp_path / "random.previous-2.last.pt").read_text() == "second last"
