@@ -34,12 +34,13 @@ def phantom_validation(loc, cache: Path):
 def validation(loc, bands, src, batch: int = 64) -> dict:
     """Coarse-to-fine retrieval on a sample source's validation pass (``train=False``, as
     training validates): n, fine and coarse top-1, the wrong fine answers by band."""
+    from anatloc.retriever.evaluate import ERROR_BANDS
     from anatloc.retriever.train import _take, collate
 
     f2c = loc.f2c.cpu().numpy()
     it = src.samples(epoch=0, rank=0, world_size=1, train=False)
     n = fine_hits = coarse_hits = 0
-    counts = {"excluded": 0, "semi-hard": 0, "easy": 0, "coarse": 0}
+    counts = dict.fromkeys(ERROR_BANDS, 0)
     while batch_ := _take(it, batch):
         b = collate(batch_, f2c)
         ret = loc.retrieve_patches(b["local"], b["context"])

@@ -93,11 +93,15 @@ def evaluate(
     }
 
 
+#: the kinds of wrong fine answers, the keys of ``errors_by_band``
+ERROR_BANDS = ("excluded", "semi-hard", "easy", "coarse")
+
+
 def error_bands(wrong: Sequence[tuple[Prediction, LesionRecord]], ont, bands=None) -> dict:
     """Counts of wrong fine answers per walker band (see the module doc)."""
     from .negatives import NegativeBands
 
-    counts = {"excluded": 0, "semi-hard": 0, "easy": 0, "coarse": 0}
+    counts = dict.fromkeys(ERROR_BANDS, 0)
     fine = {c: i for i, c in enumerate(ont.curies("fine"))}
     rows = []
     for p, r in wrong:

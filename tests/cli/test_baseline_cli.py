@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from anatloc.cli.main import app
 
+from ..retriever.conftest import EVALUATE_KEYS
 from ..retriever.segcase import make_phantom_case, make_seg_case
 
 runner = CliRunner()
@@ -24,15 +25,7 @@ def test_phantom_cases_json_and_predictions(shipped, tmp_path):
     r = run("baseline", "segmentation", "--data", table, "--json", "--no-degrade", "--out", out)
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
-    assert set(m) == {
-        "fine_top1",
-        "fine_top3",
-        "coarse_top1",
-        "abstain_rate",
-        "n",
-        "per_region",
-        "errors_by_band",
-    }
+    assert set(m) == EVALUATE_KEYS
     assert (m["n"], m["fine_top1"], m["coarse_top1"]) == (5, 0.4, 0.8)
     assert set(m["per_region"]) == {"Abdomen", "Axial skeleton", "Chest"}
     assert "3 overlap an organ, 1 took the nearest within 10 mm, 1 got no answer" in r.stderr

@@ -11,6 +11,17 @@ from anatloc.retriever.text import TextBank, text_model_id
 
 from .synth import FakeEncoder, make_table
 
+#: the keys of ``evaluate``'s metrics, the JSON of ``anatloc evaluate`` and of the baseline
+EVALUATE_KEYS = {
+    "fine_top1",
+    "fine_top3",
+    "coarse_top1",
+    "abstain_rate",
+    "n",
+    "per_region",
+    "errors_by_band",
+}
+
 
 def default_id_encoder() -> FakeEncoder:
     """The fake encoder under the default model's id: a cache filled with it is what the

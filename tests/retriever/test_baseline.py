@@ -24,6 +24,7 @@ from anatloc.retriever.baseline import (
 from anatloc.retriever.evaluate import evaluate
 from anatloc.retriever.table import read_lesion_table
 
+from .conftest import EVALUATE_KEYS
 from .segcase import TS, make_phantom_case, make_seg_case
 
 #: every lesion of 10 mm or more is under-segmented
@@ -136,15 +137,7 @@ def test_the_baseline_on_an_undegraded_case(shipped, tmp_path):
     assert got["5"].how == "nearest" and got["5"].location == "Vertebra T7"
     assert run.how == {"overlap": 3, "nearest": 1, "none": 1} and run.degraded == 0
     m = evaluate(run.predictions, recs, shipped)
-    assert set(m) == {
-        "fine_top1",
-        "fine_top3",
-        "coarse_top1",
-        "abstain_rate",
-        "n",
-        "per_region",
-        "errors_by_band",
-    }
+    assert set(m) == EVALUATE_KEYS
     assert (m["n"], m["fine_top1"], m["coarse_top1"], m["abstain_rate"]) == (5, 0.4, 0.8, 0.4)
     # the node beside the vertebra is named "Vertebra T7", its "Near" partner; 1 and 4 abstain
     assert m["errors_by_band"] == {"excluded": 1, "semi-hard": 0, "easy": 0, "coarse": 2}

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from anatloc.cli.main import app
 
+from .conftest import EVALUATE_KEYS
+
 runner = CliRunner()
 
 
@@ -63,15 +65,7 @@ def test_train_then_evaluate_end_to_end(synth_table, fake_text_cache, tmp_path):
     )
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
-    assert set(m) == {
-        "fine_top1",
-        "fine_top3",
-        "coarse_top1",
-        "abstain_rate",
-        "n",
-        "per_region",
-        "errors_by_band",
-    }
+    assert set(m) == EVALUATE_KEYS
     assert m["n"] == 12 and 0 <= m["fine_top1"] <= m["fine_top3"] <= 1
     assert set(m["per_region"]) == {"Head", "Abdomen", "Axial skeleton"}
     assert (figs / "confusion_coarse.png").exists() and "ms/lesion" in r.stderr

@@ -9,6 +9,8 @@ from anatloc.retriever.evaluate import confusion_figure, confusion_matrix, evalu
 from anatloc.retriever.infer import PREDICTION_COLUMNS, Localizer, Prediction
 from anatloc.retriever.table import LesionRecord, read_lesion_table
 
+from .conftest import EVALUATE_KEYS
+
 
 def test_predictions_carry_the_design_columns(tiny_model, synth_table, shipped):
     loc = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=shipped)
@@ -67,15 +69,7 @@ def test_metrics_count_acceptable_sets_and_abstentions(shipped, tmp_path):
         _pred(shipped, "d", "Rib R7"),
     ]
     m = evaluate(preds, recs, shipped)
-    assert set(m) == {
-        "fine_top1",
-        "fine_top3",
-        "coarse_top1",
-        "abstain_rate",
-        "n",
-        "per_region",
-        "errors_by_band",
-    }
+    assert set(m) == EVALUATE_KEYS
     assert m["n"] == 4 and m["fine_top1"] == 0.25 and m["fine_top3"] == 0.75
     assert m["coarse_top1"] == 0.75 and m["abstain_rate"] == 0.25
     assert m["per_region"]["Abdomen"] == {"n": 2, "fine_top1": 0.5, "coarse_top1": 1.0}
