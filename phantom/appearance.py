@@ -238,9 +238,13 @@ def tissue_values(looks: CaseLooks, labels: np.ndarray, t_ct: np.ndarray, t_pet:
 
 
 def case_looks(
-    labels: tuple[str, ...], tissues: tuple[str, ...], rng: np.random.Generator | None
+    labels: tuple[str, ...],
+    tissues: tuple[str, ...],
+    rng: np.random.Generator | None,
+    spread: float = 1.0,
 ) -> CaseLooks:
-    """Realize the looks of every label index for one case (``rng=None``: no variability)."""
+    """Realize the looks of every label index for one case (``rng=None``: no variability;
+    ``spread`` multiplies every log-sd of the per-case factors)."""
     looks = [BACKGROUND] + [
         look_for(lab, tis) for lab, tis in zip(labels[1:], tissues[1:], strict=True)
     ]
@@ -261,7 +265,7 @@ def case_looks(
             factors[name] = 1.0
         else:
             z = float(np.clip(rng.standard_normal(), -2.0, 2.0))
-            factors[name] = math.exp(sd * z)
+            factors[name] = math.exp(sd * spread * z)
 
     def col(fn, dtype=np.float32):
         return np.asarray([fn(i, lk) for i, lk in enumerate(looks)], dtype)

@@ -141,12 +141,14 @@ def new_scene(
     rng: np.random.Generator,
     subject: Subject | None = None,
     variability: bool = True,
+    spread: float = 1.0,
 ) -> Scene:
     """A scene without lesions: a subject drawn from the profile's population (unless
-    given), per-case looks and textures."""
+    given), per-case looks and textures (``spread`` multiplies the per-case variability of
+    the uptake)."""
     if subject is None:
         subject = model.atlas.sample_subject(rng, **profile.population.subject_ranges())
-    looks = case_looks(model.labels, model.tissues, rng if variability else None)
+    looks = case_looks(model.labels, model.tissues, rng if variability else None, spread)
     return Scene(model, subject, profile, looks, Texture.draw(rng))
 
 

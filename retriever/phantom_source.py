@@ -33,7 +33,8 @@ import io
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,26 @@ from anatloc.ontology.errors import DataError, UsageError
 from anatloc.ontology.fileio import atomic_write
 from anatloc.phantom.body import body_model
 from anatloc.phantom.field import SubjectField
-from anatloc.phantom.lesions import ALT_FRACTION, draw_diameter, make_lesion, overlaps, warp_points
-from anatloc.phantom.patches import render_patch
+from anatloc.phantom.lesions import ALT_FRACTION, draw_diameter, make_lesion, overlaps
+from anatloc.phantom.patches import patch_points, render_patch
 from anatloc.phantom.profiles import Profile, get_profile
+from anatloc.phantom.realism import (
+    CONTRAST_HU,
+    TRAINING,
+    Metal,
+    Variation,
+    draw_metal,
+    draw_scanner,
+    group_of,
+    labels_at,
+    landmark_heights,
+    lesion_model,
+    multifocal,
+    point_in,
+    subject_ranges,
+    thick_slices,
+    with_contrast,
+)
 from anatloc.phantom.render import Scene, new_scene
 
 from .config import DataConfig, ScaleConfig
@@ -60,13 +78,17 @@ from .patches import (
 )
 
 MAX_FINE = 8  # acceptable locations kept per sample (primary first)
-CACHE_VERSION = 2
+#: a CT slice thicker than this (mm) is drawn as thick slices in patch mode
+THICK_SLICE_MM = 2.5
+CACHE_VERSION = 3
 #: cached blocks are stored as 8-bit codes: CT over the HU window the network sees (with room
-#: for the intensity augmentation), PET on a square-root scale, the mask as a fraction.
-#: A sample takes 0.6 MB instead of 1.2 MB (float16); the network's clipping makes the
-#: difference invisible (CT steps of 1.9 HU inside [-200, 280], PET steps < 0.05 SUV at 1).
+#: for the intensity augmentation), PET on a logarithmic scale up to SUV 100, the mask as a
+#: fraction.  A sample takes 0.6 MB instead of 1.2 MB (float16); the network's clipping makes
+#: the difference invisible (CT steps of 1.9 HU inside [-200, 280]; PET steps of 1.8 % of
+#: 1 + SUV: 0.04 at SUV 1, 0.2 at SUV 10).  (Version 2 coded the PET as a square root up to
+#: SUV 36, which cut the hottest lesions.)
 CT_CODE_RANGE = (-200.0, 280.0)
-SUV_CODE_MAX = 36.0
+SUV_CODE_MAX = 100.0
 
 
 def _read_json(path: Path) -> dict:
@@ -79,12 +101,19 @@ def _read_json(path: Path) -> dict:
         raise DataError(f"cannot read {path}: {exc}") from None
 
 
+def _json(d: dict) -> dict:
+    """``d`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(d))
+
+
 def encode_block(raw: np.ndarray) -> np.ndarray:
     """Raw (3, S, S, S) [HU, SUV, mask] float → uint8 codes of the same shape."""
     lo, hi = CT_CODE_RANGE
     out = np.empty(raw.shape, np.uint8)
     out[0] = np.rint((np.clip(raw[0], lo, hi) - lo) * (255.0 / (hi - lo)))
-    out[1] = np.rint(np.sqrt(np.clip(raw[1], 0.0, SUV_CODE_MAX) / SUV_CODE_MAX) * 255.0)
+    out[1] = np.rint(
+        np.log1p(np.clip(raw[1], 0.0, SUV_CODE_MAX)) / math.log1p(SUV_CODE_MAX) * 255.0
+    )
     out[2] = np.rint(np.clip(raw[2], 0.0, 1.0) * 255.0)
     return out
 
@@ -92,7 +121,8 @@ def encode_block(raw: np.ndarray) -> np.ndarray:
 def _decode_table() -> np.ndarray:
     lo, hi = CT_CODE_RANGE
     q = np.arange(256, dtype=np.float32) / 255.0
-    return np.stack([lo + q * (hi - lo), np.square(q) * SUV_CODE_MAX, q]).astype(np.float32)
+    suv = np.expm1(q * math.log1p(SUV_CODE_MAX))
+    return np.stack([lo + q * (hi - lo), suv, q]).astype(np.float32)
 
 
 _DECODE = _decode_table()
@@ -102,8 +132,21 @@ def decode_blocks(codes: np.ndarray) -> np.ndarray:
     """uint8 codes (..., 3, S, S, S) → float32 [HU, SUV, mask] (one table lookup a voxel)."""
     out = np.empty(codes.shape, np.float32)
     for c in range(3):
-        np.take(_DECODE[c], codes[..., c, :, :, :], out=out[..., c, :, :, :])
+        out[..., c, :, :, :] = _DECODE[c][codes[..., c, :, :, :]]
     return out
+
+
+@dataclass
+class LesionCase:
+    """One training lesion of the phantom, before rendering."""
+
+    scene: Scene
+    fine: list[int]  # acceptable fine indices, primary first
+    coarse: int
+    field: SubjectField | None
+    metal: Metal | None = None
+    #: heights of ``phantom.realism.LANDMARKS`` above the lesion centre (mm; NaN unknown)
+    heights: np.ndarray | None = None
 
 
 class PhantomSource:
@@ -127,10 +170,26 @@ class PhantomSource:
         field_spacing: float = 3.0,
         exact: bool = False,
         p_l6: float = 0.25,
+        variation: Variation | None = None,
+        targets: Sequence[int] | None = None,
+        subjects: dict | None = None,
     ):
         self.profile = get_profile(profile)
         self.model = body_model(ont)
         self.cfg = cfg
+        #: the departures drawn per subject and lesion (``phantom.realism``); the default
+        #: draws none and leaves every random stream as it was before it existed
+        self.variation = variation or (TRAINING if cfg.phantom_realism else Variation())
+        #: label indices the target lesion is drawn from (None: every location); the
+        #: validation pass takes them in this order
+        self.targets = (
+            None if targets is None else np.asarray(list(dict.fromkeys(targets)), np.int64)
+        )
+        self._landmarks: tuple | None = None
+        #: subjects (scene, field) kept for reuse: a dict shared by the caller keeps all
+        #: of them (sources of one seed and body settings then build each subject once);
+        #: by default only the last one is kept
+        self._shared_subjects = subjects
         self.seed = int(seed)
         self.distractors = float(distractors)
         self.samples_per_subject = max(1, int(samples_per_subject))
@@ -171,6 +230,22 @@ class PhantomSource:
         key = (sid, epoch if train else -1, train)
         if self._subject_cache is not None and self._subject_cache[0] == key:
             return self._subject_cache[1], self._subject_cache[2]
+        shared = self._shared_subjects
+        if shared is not None:
+            v = self.variation
+            body = (v.height_mm, v.girth, v.p_arms_up, v.uptake_spread, v.contrast_prob)
+            skey = (self.profile.name, self.seed, self.exact, self.field_spacing, body, key)
+            if skey not in shared:
+                self._subject_cache = None
+                shared[skey] = self._make_subject(sid, epoch, train)
+            self._subject_cache = (key, *shared[skey])
+            return shared[skey]
+        scene, field = self._make_subject(sid, epoch, train)
+        self._subject_cache = (key, scene, field)
+        return scene, field
+
+    def _make_subject(self, sid: int, epoch: int, train: bool):
+        """(lesion-free scene, field or None) of subject ``sid``, built."""
         ss = np.random.SeedSequence(
             [self.seed & 0xFFFFFFFF, 3 if train else 2, epoch if train else 0, sid]
         )
@@ -179,57 +254,102 @@ class PhantomSource:
         ranges["p_l6"] = max(ranges["p_l6"], self.p_l6)
         if not train:  # validation alternates the sexes, so that every location comes up
             ranges["sex"] = "male" if sid % 2 == 0 else "female"
+        var = self.variation
+        ranges = subject_ranges(var, ranges)
         subj = self.model.atlas.sample_subject(rng, **ranges)
-        scene = new_scene(self.model, self.profile, rng, subject=subj)
+        scene = new_scene(self.model, self.profile, rng, subject=subj, spread=var.uptake_spread)
+        if var.contrast_prob > 0 and rng.random() < var.contrast_prob:
+            hu = float(rng.uniform(*CONTRAST_HU))
+            scene = dataclasses.replace(
+                scene, looks=with_contrast(scene.looks, self.model.labels, hu)
+            )
         field = None if self.exact else SubjectField(scene, self.field_spacing)
-        self._subject_cache = (key, scene, field)
         return scene, field
 
     def lesion_scene(self, index: int, epoch: int = 0, train: bool = True):
-        """(scene with the target lesion, id 1, and any distractors; acceptable fine
+        """(scene with the target lesion, id 1, and any other lesions; acceptable fine
         indices; coarse index; the subject's field or None) of sample ``index``."""
+        case = self.lesion_case(index, epoch, train)
+        return case.scene, case.fine, case.coarse, case.field
+
+    def lesion_case(self, index: int, epoch: int = 0, train: bool = True) -> LesionCase:
+        """Everything about sample ``index``: :meth:`lesion_scene`'s four, the metal
+        implant (or None) and the landmarks' heights above the lesion."""
         m = self.model
+        var = self.variation
         base, field = self._subject(index // self.samples_per_subject, epoch, train)
         rng = self._rngs(index, epoch, train)[0]
         present = field.present() if field is not None else np.flatnonzero(m.present(base.subject))
+        if self.targets is not None:
+            present = np.intersect1d(present, self.targets)  # sorted: the stream is fixed
         if len(present) == 0:
             raise DataError(
-                "the phantom's subject has no location with a voxel; is the atlas empty?"
+                "the phantom's subject has no location with a voxel"
+                + (" among the target locations" if self.targets is not None else "")
+                + "; is the atlas empty?"
             )
-        wanted = 1 + index % m.n
+        if self.targets is None:
+            wanted = 1 + index % m.n
+        else:
+            wanted = int(self.targets[index % len(self.targets)])
+        model = lesion_model(var, self.profile.lesions)
+        cap = var.size_cap
         for attempt in range(20):
             if not train and attempt == 0 and wanted in present:
                 s = wanted  # validation: every location in turn
             else:
                 s = int(present[int(rng.integers(len(present)))])
-            found = _point_in(base, field, s, rng)
+            found = point_in(base, field, s, rng)
             if found is None:
                 continue
             centre, depth = found
-            r = draw_diameter(rng, self.profile.lesions) / 2.0
-            r = max(min(r, 2.0 * depth + 4.0), 2.0)
+            r = draw_diameter(rng, model) / 2.0
+            r = max(min(r, cap * depth + 4.0), 2.0)
             les = make_lesion(
                 rng,
                 1,
                 centre,
                 2 * r,
-                self.profile.lesions,
+                model,
                 m.tissues[s],
                 float(base.looks.suv[s]),
                 target=m.curies[s],
             )
             lesions = [les]
-            if rng.random() < self.distractors:
+            if var.multifocal_prob > 0 and rng.random() < var.multifocal_prob:
+                lesions += multifocal(
+                    base,
+                    les,
+                    rng,
+                    var,
+                    model,
+                    labels_at=lambda p: labels_at(base, field, p),
+                    point_in=lambda i, g: point_in(base, field, i, g),
+                    group=group_of(m, s),
+                )
+            elif rng.random() < self.distractors:
                 lesions += _distractors(base, field, les, rng, self.profile)
             scene = base.with_lesions(lesions)
             fine = _acceptable(scene, field, les)
             f = [int(m.fine_index[i]) for i in fine if m.fine_index[i] >= 0][:MAX_FINE]
             if not f:
                 continue
-            return scene, f, int(m.coarse_index[fine[0]]), field
+            metal = None
+            if not var.is_default:
+                scene = dataclasses.replace(scene, profile=draw_scanner(var, self.profile, rng))
+                if var.metal_prob > 0 and rng.random() < var.metal_prob:
+                    metal = draw_metal(scene, rng, near=les.center_mm)
+            heights = self._heights(base) - float(les.center_mm[2])
+            return LesionCase(scene, f, int(m.coarse_index[fine[0]]), field, metal, heights)
         raise DataError(
             f"the phantom could not place a lesion for sample {index} (profile {self.profile.name})"
         )
+
+    def _heights(self, base: Scene) -> np.ndarray:
+        """World z of the landmarks of the subject of ``base`` (kept per subject)."""
+        if self._landmarks is None or self._landmarks[0] is not base:
+            self._landmarks = (base, landmark_heights(base))
+        return self._landmarks[1]
 
     def raw_patches(
         self,
@@ -239,10 +359,14 @@ class PhantomSource:
         rng: np.random.Generator,
         size: dict | None = None,
         field: SubjectField | None = None,
+        metal: Metal | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Raw (3, S, S, S) [HU, SUV, mask occupancy] at both scales for lesion 1 of a scene,
-        at the points that augmentation ``aug`` (row ``j``) asks for (None: axis-aligned)."""
+        at the points that augmentation ``aug`` (row ``j``) asks for (None: axis-aligned);
+        with a ``metal`` implant and its streaks, and with the thick slices of the scene's
+        CT when the variation draws slice thicknesses."""
         les = scene.lesions[0]
+        slices = self.variation.ct_slice_mm is not None
         out = []
         for name in ("local", "context"):
             sc: ScaleConfig = getattr(self.cfg, name)
@@ -273,15 +397,22 @@ class PhantomSource:
                 supersample=self.cfg.max_supersample,
             )
             mask = p["mask_soft"] if k > 1 else p["mask"].astype(np.float32)
-            out.append(np.stack([p["ct"], p["pet"], mask]).astype(np.float32))
+            ct = p["ct"]
+            if slices:
+                ct = thick_slices(ct, spacing, float(scene.profile.ct.spacing_mm[2]))
+            if metal is not None:
+                pts = patch_points(centre, n, spacing, rot)[0]
+                ct = metal.hu_change(pts, ct.reshape(-1)).reshape(ct.shape)
+            out.append(np.stack([ct, p["pet"], mask]).astype(np.float32))
         return out[0], out[1]
 
     def sample(
         self, index: int, epoch: int = 0, train: bool = True, aug: Augment | None = None, j: int = 0
     ) -> Sample:
-        scene, fine, coarse, field = self.lesion_scene(index, epoch, train)
+        case = self.lesion_case(index, epoch, train)
+        fine, coarse = case.fine, case.coarse
         rng = self._rngs(index, epoch, train)[1]
-        loc, ctx = self.raw_patches(scene, aug, j, rng, field=field)
+        loc, ctx = self.raw_patches(case.scene, aug, j, rng, field=case.field, metal=case.metal)
         raw_l, raw_c = torch.from_numpy(loc)[None], torch.from_numpy(ctx)[None]
         drop = None
         if aug is not None:
@@ -306,10 +437,59 @@ class PhantomSource:
             return
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 1009 + rank)
         for c in itertools.count():
+            idx = [(c * chunk + j) * world_size + rank for j in range(chunk)]
+            if self.cfg.realistic:
+                # as from a cache: blocks, then the augmentation with the field of view
+                yield from self._augmented(self._render_blocks(idx, epoch, True), gen, True)
+                continue
             aug = draw_augment(chunk, self.cfg, gen)
-            for j in range(chunk):
-                i = (c * chunk + j) * world_size + rank
+            for j, i in enumerate(idx):
                 yield self.sample(i, epoch, True, aug, j)
+
+    def _render_blocks(self, idx: Sequence[int], epoch: int, train: bool) -> dict:
+        """Raw unaugmented blocks of samples ``idx``, as a cache shard holds them."""
+        blocks = self._blocks()
+        loc, ctx, fine, coarse, heights = [], [], [], [], []
+        for i in idx:
+            case = self.lesion_case(i, epoch, train)
+            rng = np.random.default_rng(
+                [self.seed & 0xFFFFFFFF, 2 if train else 5, i]
+                + ([epoch] if train and epoch else [])
+            )
+            a, b = self.raw_patches(
+                case.scene, None, 0, rng, size=blocks, field=case.field, metal=case.metal
+            )
+            loc.append(a)
+            ctx.append(b)
+            fine.append(case.fine + [-1] * (MAX_FINE - len(case.fine)))
+            coarse.append(case.coarse)
+            heights.append(case.heights)
+        return {
+            "local": np.stack(loc),
+            "context": np.stack(ctx),
+            "fine": np.asarray(fine, np.int32),
+            "coarse": np.asarray(coarse, np.int32),
+            "landmarks": np.asarray(heights, np.float32),
+        }
+
+    def _augmented(
+        self, sh: dict, gen: torch.Generator, train: bool, rows: Sequence[int] | None = None
+    ) -> Iterator[Sample]:
+        """Samples of rows of a shard (decoded blocks): augmented (training) or cut to the
+        patch size (validation), then scaled to the network's channels."""
+        rows = list(range(len(sh["fine"]))) if rows is None else list(rows)
+        B = len(rows)
+        heights = sh.get("landmarks")
+        heights = None if heights is None else heights[rows]
+        aug = draw_augment(B, self.cfg, gen, heights) if train else Augment.identity(B)
+        loc = augment_blocks(torch.from_numpy(sh["local"][rows]), self.cfg.local, aug, gen)
+        ctx = augment_blocks(torch.from_numpy(sh["context"][rows]), self.cfg.context, aug, gen)
+        drop = aug.drop_ct if train else None
+        loc = to_channels(loc, True, self.cfg, drop)
+        ctx = to_channels(ctx, True, self.cfg, drop)
+        for b, r in enumerate(rows):
+            f = [int(v) for v in sh["fine"][r] if v >= 0]
+            yield Sample(loc[b], ctx[b], f, int(sh["coarse"][r]))
 
     # -- the cache ---------------------------------------------------------------------------
     def _blocks(self) -> dict[str, int]:
@@ -319,23 +499,15 @@ class PhantomSource:
 
     def _write_shard(self, out: Path, number: int, idx: range, train: bool) -> dict:
         """Render samples ``idx`` into ``out/shard-NNNNN.npz`` (atomically)."""
-        blocks = self._blocks()
-        loc, ctx, fine, coarse = [], [], [], []
-        for i in idx:
-            scene, f, c, field = self.lesion_scene(i, 0, train)
-            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, 2 if train else 5, i])
-            a, b = self.raw_patches(scene, None, 0, rng, size=blocks, field=field)
-            loc.append(encode_block(a))
-            ctx.append(encode_block(b))
-            fine.append(f + [-1] * (MAX_FINE - len(f)))
-            coarse.append(c)
+        sh = self._render_blocks(idx, 0, train)
         buf = io.BytesIO()
         np.savez(
             buf,
-            local=np.stack(loc),
-            context=np.stack(ctx),
-            fine=np.asarray(fine, np.int32),
-            coarse=np.asarray(coarse, np.int32),
+            local=np.stack([encode_block(a) for a in sh["local"]]),
+            context=np.stack([encode_block(b) for b in sh["context"]]),
+            fine=sh["fine"],
+            coarse=sh["coarse"],
+            landmarks=sh["landmarks"],
         )
         name = f"shard-{number:05d}.npz"
         atomic_write(out / name, buf.getvalue())
@@ -371,6 +543,7 @@ class PhantomSource:
             "samples_per_subject": self.samples_per_subject,
             "blocks": self._blocks(),
             "phantom_key": self.model.phantom_key,
+            "variation": self._variation_key(),
         }
         started = out / "build.json"
         if started.is_file():
@@ -433,6 +606,7 @@ class PhantomSource:
             "context": dataclasses.asdict(self.cfg.context),
             "ontology_hash": self.model.content_hash,
             "phantom_key": self.model.phantom_key,
+            "variation": self._variation_key(),
         }
         atomic_write(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
         return out
@@ -466,13 +640,24 @@ class PhantomSource:
                 f"{path}: the cache was written for another ontology ({man.get('ontology_hash')}) "
                 "whose geometry or locations differ; rebuild it"
             )
+        # a cache from before the variation existed was rendered without one
+        if man.get("variation", _json(Variation().as_dict())) != self._variation_key():
+            raise DataError(
+                f"{path}: the cache was rendered with another phantom variation "
+                "(realism settings) than this run asks for; rebuild it or give another folder"
+            )
         return man
+
+    def _variation_key(self) -> dict:
+        return _json(self.variation.as_dict())
 
     def _load_shard(self, entry: dict) -> dict:
         path = self.cache_dir / entry["file"]
         try:
             with np.load(path) as z:
                 out = {k: z[k] for k in ("local", "context", "fine", "coarse")}
+                if "landmarks" in z.files:  # caches from before it lack it
+                    out["landmarks"] = z["landmarks"]
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"cannot read the cache shard {path}: {exc}") from None
         if out["local"].dtype != np.uint8 or out["context"].dtype != np.uint8:
@@ -502,19 +687,7 @@ class PhantomSource:
                 if train:
                     mine = [mine[int(p)] for p in torch.randperm(len(mine), generator=gen)]
                 for c0 in range(0, len(mine), chunk):
-                    rows = mine[c0 : c0 + chunk]
-                    B = len(rows)
-                    aug = draw_augment(B, self.cfg, gen) if train else Augment.identity(B)
-                    loc = augment_blocks(torch.from_numpy(sh["local"][rows]), self.cfg.local, aug)
-                    ctx = augment_blocks(
-                        torch.from_numpy(sh["context"][rows]), self.cfg.context, aug
-                    )
-                    drop = aug.drop_ct if train else None
-                    loc = to_channels(loc, True, self.cfg, drop)
-                    ctx = to_channels(ctx, True, self.cfg, drop)
-                    for b, r in enumerate(rows):
-                        f = [int(v) for v in sh["fine"][r] if v >= 0]
-                        yield Sample(loc[b], ctx[b], f, int(sh["coarse"][r]))
+                    yield from self._augmented(sh, gen, train, mine[c0 : c0 + chunk])
             if not train:
                 return
             del cycle
@@ -606,41 +779,6 @@ def _shard_job(args) -> dict:
 # placing lesions without a label volume
 
 
-def _labels(scene: Scene, field: SubjectField | None, pts: np.ndarray) -> np.ndarray:
-    """Labels at world points: the field's (mass effect applied) or the atlas's."""
-    if field is None:
-        return scene.labels_at(pts)
-    if scene.deforming:
-        pts = warp_points(scene.lesions, pts)
-    return field.labels_at(pts)
-
-
-def _point_in(
-    scene: Scene, field: SubjectField | None, s: int, rng: np.random.Generator
-) -> tuple[np.ndarray, float] | None:
-    """A random point of location ``s`` (deeper points preferred) and its depth (mm)."""
-    m, atlas = scene.model, scene.atlas
-    key = m.curies[s]
-    if field is not None:
-        hit = field.random_points(s, rng, 12)
-    else:
-        lo, hi = atlas.bbox(key, scene.subject)
-        if not np.all(lo <= hi):
-            return None
-        hit = np.zeros((0, 3))
-        for n in (256, 2048, 16384):
-            pts = rng.uniform(lo, hi, (n, 3))
-            hit = pts[scene.labels_at(pts) == s]
-            if len(hit):
-                break
-    if len(hit) == 0:
-        return None
-    depth = np.maximum(-atlas.sdf(key, hit, scene.subject), 0.0)
-    deep = np.flatnonzero(depth >= 0.5 * depth.max())
-    i = int(deep[int(rng.integers(len(deep)))])
-    return hit[i], float(depth[i])
-
-
 def _distractors(
     scene: Scene, field: SubjectField | None, target, rng: np.random.Generator, profile: Profile
 ) -> list:
@@ -655,7 +793,7 @@ def _distractors(
         d = rng.standard_normal(3)
         d /= np.linalg.norm(d)
         p = c + d * (target.bound_radius + rng.uniform(15.0, 80.0))
-        s = int(_labels(scene, field, p[None])[0])
+        s = int(labels_at(scene, field, p[None])[0])
         if s == 0 or s == m.outside:
             continue
         r = float(np.exp(rng.uniform(math.log(2.0), math.log(15.0))))
@@ -685,7 +823,7 @@ def _acceptable(scene: Scene, field: SubjectField | None, les, n: int = 9) -> li
     inside = les.inside(g)
     pts = g[inside] if inside.any() else np.asarray(les.center_mm, float)[None]
     centroid = pts.mean(0)
-    labs = _labels(scene, field, np.vstack([centroid[None], pts]))
+    labs = labels_at(scene, field, np.vstack([centroid[None], pts]))
     primary, labs = int(labs[0]), labs[1:]
     cnt = np.bincount(labs, minlength=scene.model.n + 1)
     frac = cnt / max(len(labs), 1)
