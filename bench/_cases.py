@@ -77,7 +77,7 @@ def localizer(
             torch.randn(len(ont.terms("fine")), 384),
         )
     loc = Localizer(
-        Retriever(preset.model),
+        Retriever.from_preset(preset),
         preset,
         ont,
         text[0],

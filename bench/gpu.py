@@ -72,8 +72,9 @@ def run_preset(name: str, ont, dev: torch.device, smoke: bool) -> dict:
     S, S2 = preset.data.local.size, preset.data.context.size
     infer = {}
     for b in (1, 2) if smoke else (1, 64, 256, 1024):
-        x = torch.randn(b, 4, S, S, S, device=dev)
-        y = torch.randn(b, 4, S2, S2, S2, device=dev)
+        C = preset.data.in_channels
+        x = torch.randn(b, C, S, S, S, device=dev)
+        y = torch.randn(b, C, S2, S2, S2, device=dev)
         try:
             dt = timed(
                 lambda x=x, y=y: loc.retrieve_patches(x, y),

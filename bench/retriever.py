@@ -54,7 +54,7 @@ def main() -> None:
     ont = load_ontology()
     out: dict = {"machine": machine(), "preset": preset.name, "threads": args.threads}
 
-    model = Retriever(preset.model)
+    model = Retriever.from_preset(preset)
     out["parameters"] = count_parameters(model)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
@@ -73,8 +73,9 @@ def main() -> None:
     S, S2 = preset.data.local.size, preset.data.context.size
     infer = {}
     for B in (1, 16, 64, 128):
-        x = torch.randn(B, 4, S, S, S)
-        y = torch.randn(B, 4, S2, S2, S2)
+        C = preset.data.in_channels
+        x = torch.randn(B, C, S, S, S)
+        y = torch.randn(B, C, S2, S2, S2)
         t = timeit(lambda x=x, y=y: loc.retrieve_patches(x, y), repeat=5)
         infer[B] = round(t["median_ms"] / B, 2)
     out["infer_ms_per_lesion"] = infer
@@ -107,7 +108,7 @@ def main() -> None:
     f2c = fine_to_coarse_table(ont, ont.curies("fine"), ont.curies("coarse")).numpy()
     bands = NegativeBands(ont)
     samples = [
-        Sample(torch.randn(4, S, S, S), torch.randn(4, S2, S2, S2), [int(i)], int(f2c[i]))
+        Sample(torch.randn(C, S, S, S), torch.randn(C, S2, S2, S2), [int(i)], int(f2c[i]))
         for i in rng.integers(0, 387, B)
     ]
     model.train()

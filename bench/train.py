@@ -46,11 +46,12 @@ def make_step(preset, ont, device: torch.device, *, amp: bool = False, batch: in
 
     B = batch or preset.train.batch_size
     S, S2 = preset.data.local.size, preset.data.context.size
+    C = preset.data.in_channels
     f2c = fine_to_coarse_table(ont, ont.curies("fine"), ont.curies("coarse")).numpy()
     bands = NegativeBands(ont)
     rng = np.random.default_rng(0)
     samples = [
-        Sample(torch.randn(4, S, S, S), torch.randn(4, S2, S2, S2), [int(i)], int(f2c[i]))
+        Sample(torch.randn(C, S, S, S), torch.randn(C, S2, S2, S2), [int(i)], int(f2c[i]))
         for i in rng.integers(0, len(f2c), B)
     ]
     b = collate(samples, f2c)
@@ -59,7 +60,7 @@ def make_step(preset, ont, device: torch.device, *, amp: bool = False, batch: in
         exc, semi = bands.masks(lvl, b[lvl].numpy())
         masks[lvl] = (torch.from_numpy(exc).to(device), torch.from_numpy(semi).to(device))
     torch.manual_seed(0)
-    model = Retriever(preset.model).to(device).train()
+    model = Retriever.from_preset(preset).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     tc = torch.randn(len(ont.terms("coarse")), 384, device=device)
     tf = torch.randn(len(f2c), 384, device=device)

@@ -33,6 +33,8 @@ TEXT_POOLS = ("level", "mean", "canonical")
 TEXT_MODES = ("descriptions", "labels")
 NEGATIVES = ("walker", "random")
 TEXT_TARGETS = ("paraphrases", "pooled")
+SUV_TRANSFORMS = ("linear", "log")
+COARSE_FROM = ("fused", "context")
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,58 @@ class DataConfig:
     max_supersample: int = 2
     #: dtype of the cached deterministic blocks ("float16" halves the memory)
     cache_dtype: str = "float16"
+    #: network channels: True — CT, CT field of view, PET, PET field of view, mask
+    #: (``patches.CHANNELS``: a voxel outside the scan is said to be unknown, not drawn as
+    #: air); False — CT, CT-present flag, PET, mask (models trained before it existed)
+    fov_channels: bool = False
+    #: "linear": (SUV − suv_center)/suv_scale; "log": (ln(1 + SUV) − suv_center)/suv_scale,
+    #: so that a lesion of SUV 30 is not a different world from one of SUV 10 (and a
+    #: calibration or uptake-time gain is a shift, not a stretch)
+    suv_transform: str = "linear"
+    #: phantom training lesions drawn with ``phantom.realism.TRAINING`` (other scanners,
+    #: bodies, physiology, IV contrast, bulky, very hot and multifocal disease, metal);
+    #: False: the profile as it is (the old recipe)
+    phantom_realism: bool = False
+    # realism at training time (``realism.py``; 0 probabilities: none, the old recipe)
+    #: probability of a truncated field of view (``realism.FOV_MIX`` says which kinds)
+    fov_prob: float = 0.0
+    #: extra PET blur: FWHM (mm) uniform in this range, with this probability
+    pet_blur_mm: tuple[float, float] = (0.0, 6.0)
+    pet_blur_prob: float = 0.0
+    #: extra PET noise: relative sd at SUV 1 uniform in this range, with this probability
+    pet_noise: tuple[float, float] = (0.0, 0.3)
+    pet_noise_prob: float = 0.0
+    #: extra CT blur (FWHM mm) and noise (HU sd), each with its probability
+    ct_blur_mm: tuple[float, float] = (0.0, 3.0)
+    ct_blur_prob: float = 0.0
+    ct_noise_hu: tuple[float, float] = (0.0, 30.0)
+    ct_noise_prob: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("local", "context"):
             if isinstance(getattr(self, name), dict):
                 object.__setattr__(self, name, ScaleConfig(**getattr(self, name)))
-        for name in ("suv_clip", "zoom_range", "pet_gain_range"):
+        for name in (
+            "suv_clip",
+            "zoom_range",
+            "pet_gain_range",
+            "pet_blur_mm",
+            "pet_noise",
+            "ct_blur_mm",
+            "ct_noise_hu",
+        ):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
-        for name in ("ct_dropout", "rotate_prob", "zoom_prob", "intensity_prob"):
+        for name in (
+            "ct_dropout",
+            "rotate_prob",
+            "zoom_prob",
+            "intensity_prob",
+            "fov_prob",
+            "pet_blur_prob",
+            "pet_noise_prob",
+            "ct_blur_prob",
+            "ct_noise_prob",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise UsageError(f"{name} is a probability between 0 and 1, not {v!r}")
@@ -103,10 +149,26 @@ class DataConfig:
             raise UsageError("max_supersample must be ≥ 1")
         if self.cache_dtype not in ("float16", "float32"):
             raise UsageError("cache_dtype must be float16 or float32")
+        if self.suv_transform not in SUV_TRANSFORMS:
+            raise UsageError(f"suv_transform must be one of {', '.join(SUV_TRANSFORMS)}")
 
     @property
     def in_channels(self) -> int:
-        return 4
+        return 5 if self.fov_channels else 4
+
+    @property
+    def realistic(self) -> bool:
+        """Whether training draws any of the realism departures."""
+        return any(
+            p > 0
+            for p in (
+                self.fov_prob,
+                self.pet_blur_prob,
+                self.pet_noise_prob,
+                self.ct_blur_prob,
+                self.ct_noise_prob,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +196,15 @@ class ModelConfig:
     #: the context scale: False builds the model without the context encoder (the ablation;
     #: the context patch is then not looked at, not fed as zeros)
     use_context: bool = True
+    #: what the coarse embedding is made from: "fused" (both scales, as the fine one) or
+    #: "context" (the context scale alone).  With "context", what the local patch shows —
+    #: the lesion itself, whose look varies most between the phantom and real scans —
+    #: cannot move the coarse answer; it still chooses among the children of the coarse
+    #: candidates
+    coarse_from: str = "fused"
+    #: in training, the share of samples whose local features are zeroed, so that the
+    #: fused embedding learns to place a lesion from its context alone
+    local_dropout: float = 0.0
     #: coarse-to-fine retrieval (``hierarchy.retrieve``); False searches all fine terms at
     #: once (``hierarchy.flat_retrieve``, the ablation).  Training is the same either way;
     #: validation and prediction follow this rule
@@ -170,6 +241,12 @@ class ModelConfig:
             raise UsageError("abstain_threshold must lie in [0, 1)")
         if self.embed_dim < 1 or self.pooled_size < 1:
             raise UsageError("embed_dim and pooled_size must be positive")
+        if self.coarse_from not in COARSE_FROM:
+            raise UsageError(f"coarse_from must be one of {', '.join(COARSE_FROM)}")
+        if self.coarse_from == "context" and not self.use_context:
+            raise UsageError("coarse_from='context' needs the context scale (use_context)")
+        if not 0.0 <= self.local_dropout < 1.0:
+            raise UsageError("local_dropout must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -276,16 +353,44 @@ def _build(cls, values: dict[str, Any]):
     return cls(**{k: v for k, v in values.items() if k in known})
 
 
+#: the data recipe of both presets: field-of-view channels, log SUV, and the phantom and
+#: the patches departing from the training profile as real scans do (``docs/retriever.md``)
+REALISTIC = DataConfig(
+    fov_channels=True,
+    suv_transform="log",
+    suv_center=1.0,
+    suv_scale=1.0,
+    suv_clip=(-1.0, 3.5),
+    phantom_realism=True,
+    fov_prob=0.6,
+    pet_blur_prob=0.3,
+    pet_noise_prob=0.3,
+    ct_blur_prob=0.2,
+    ct_noise_prob=0.3,
+    pet_gain_range=(0.6, 1.6),
+    ct_shift_hu=40.0,
+    ct_dropout=0.35,
+)
+
 PRESETS: dict[str, Preset] = {
     "cpu-small": Preset(
         name="cpu-small",
         description="2 CPU cores: trains within an hour, a few ms per lesion; checkpoint < 10 MB",
+        model=ModelConfig(coarse_from="context"),
+        data=REALISTIC,
     ),
     "paper": Preset(
         name="paper",
         description="GPU, about the reference study's size: ResNet-18 per scale, 64³ patches",
-        model=ModelConfig(encoder="resnet18", embed_dim=512, fusion_hidden=1024, text_hidden=1024),
-        data=DataConfig(
+        model=ModelConfig(
+            encoder="resnet18",
+            embed_dim=512,
+            fusion_hidden=1024,
+            text_hidden=1024,
+            coarse_from="context",
+        ),
+        data=dataclasses.replace(
+            REALISTIC,
             local=ScaleConfig(64, 1.5),
             context=ScaleConfig(64, 6.0),
             max_supersample=2,
@@ -341,6 +446,47 @@ def apply_overrides(preset: Preset, **overrides: Any) -> Preset:
         data=dataclasses.replace(preset.data, **changes["data"]),
         train=dataclasses.replace(preset.train, **changes["train"]),
     )
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``"FIELD=VALUE"`` (``anatloc train --set``) → (field, value), the value converted to
+    the field's type: true/false for flags, numbers, comma-separated numbers for ranges.
+
+    >>> parse_setting("fov_prob=0.5"), parse_setting("suv_clip=-1,4")
+    (('fov_prob', 0.5), ('suv_clip', (-1.0, 4.0)))
+    """
+    name, sep, raw = text.partition("=")
+    name, raw = name.strip(), raw.strip()
+    where = override_fields()
+    if not sep or name not in where:
+        raise UsageError(
+            f"--set {text!r}: expected FIELD=VALUE with FIELD one of {', '.join(sorted(where))}"
+        )
+    if name in _SCALE_SHORTCUTS:
+        section, attr = _SCALE_SHORTCUTS[name]
+        current = getattr(getattr(DataConfig(), section), attr)
+    else:
+        cls = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}[where[name]]
+        current = getattr(cls(), name)
+    try:
+        if isinstance(current, bool):
+            low = raw.lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            value: Any = low in ("true", "1", "yes")
+        elif isinstance(current, int):
+            value = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, tuple):
+            value = tuple(type(current[0])(v) for v in raw.split(",")) if current else ()
+        else:
+            value = raw
+    except ValueError:
+        raise UsageError(
+            f"--set {text!r}: {raw!r} is not a value of {name} (like {current!r})"
+        ) from None
+    return name, value
 
 
 def get_preset(name: str, **overrides: Any) -> Preset:

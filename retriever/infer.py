@@ -208,7 +208,7 @@ class Localizer:
         ck, diff = load_checkpoint(path, ont, allow_ontology_change=allow_ontology_change)
         preset = Preset.from_dict(ck["preset"])
         dev = resolve_device(device)
-        model = Retriever(preset.model)
+        model = Retriever.from_preset(preset)
         try:
             model.load_state_dict(ck["state_dict"])
         except RuntimeError as exc:

@@ -134,6 +134,13 @@ class TextAdapter(nn.Module):
         return self.linear(x) + self.mlp(x)
 
 
+def _mlp(n_in: int, hidden: int, dropout: float) -> nn.Sequential:
+    """LayerNorm → Linear → GELU → Dropout: the fusion of scale features."""
+    return nn.Sequential(
+        nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout)
+    )
+
+
 class ImageFeatures(NamedTuple):
     coarse: torch.Tensor  # (B, D)
     fine: torch.Tensor  # (B, D)
@@ -141,6 +148,12 @@ class ImageFeatures(NamedTuple):
 
 class Retriever(nn.Module):
     """Image and text towers of the joint space; see the module docstring."""
+
+    @classmethod
+    def from_preset(cls, preset) -> Retriever:
+        """The network of a :class:`~anatloc.retriever.config.Preset` (its data decides the
+        input channels)."""
+        return cls(preset.model, in_channels=preset.data.in_channels)
 
     def __init__(self, cfg: ModelConfig, in_channels: int = 4):
         super().__init__()
@@ -159,12 +172,12 @@ class Retriever(nn.Module):
             )
             self.context_proj = nn.Linear(f, D)
         n_in = 2 * D if self.use_context else D
-        self.fusion = nn.Sequential(
-            nn.LayerNorm(n_in),
-            nn.Linear(n_in, cfg.fusion_hidden),
-            nn.GELU(),
-            nn.Dropout(cfg.dropout),
+        self.fusion = _mlp(n_in, cfg.fusion_hidden, cfg.dropout)
+        #: the coarse embedding from the context alone (``coarse_from == "context"``)
+        self.context_fusion = (
+            _mlp(D, cfg.fusion_hidden, cfg.dropout) if cfg.coarse_from == "context" else None
         )
+        self.local_dropout = float(cfg.local_dropout)
         self.heads = nn.ModuleDict({lvl: nn.Linear(cfg.fusion_hidden, D) for lvl in LEVELS})
         self.text_adapters = nn.ModuleDict(
             {lvl: TextAdapter(cfg.text_dim, cfg.text_hidden, D) for lvl in LEVELS}
@@ -179,14 +192,20 @@ class Retriever(nn.Module):
         """(B, C, S, S, S) local and (B, C, S2, S2, S2) context patches → coarse and fine
         embeddings (B, D).  A model without the context scale ignores ``context``."""
         a = self.local_proj(self.local_encoder(local))
+        if self.training and self.local_dropout > 0:
+            keep = torch.rand(a.shape[0], 1, device=a.device) >= self.local_dropout
+            a = a * keep.to(a.dtype)
+        hc = None
         if self.context_encoder is not None:
             if context is None:
                 raise ValueError("this model uses the context scale; pass the context patches")
             b = self.context_proj(self.context_encoder(context))
             h = self.fusion(torch.cat([a, b], dim=1))
+            if self.context_fusion is not None:
+                hc = self.context_fusion(b)
         else:
             h = self.fusion(a)
-        c, f = self.heads["coarse"](h), self.heads["fine"](h)
+        c, f = self.heads["coarse"](h if hc is None else hc), self.heads["fine"](h)
         if normalize:
             c, f = F.normalize(c, dim=-1), F.normalize(f, dim=-1)
         return ImageFeatures(c, f)

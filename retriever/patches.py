@@ -46,13 +46,21 @@ import torch.nn.functional as F
 
 from .config import DataConfig, ScaleConfig
 from .nifti import Volume
+from .realism import Realism, degrade, draw_realism, fov_weight_axes, with_seen
 
 CT_FILL = -1000.0
 PET_FILL = 0.0
-#: raw channels cut from the images (before scaling)
-RAW_CHANNELS = ("ct_hu", "pet_suv", "mask")
-#: network channels
-CHANNELS = ("ct", "ct_present", "pet", "mask")
+#: raw channels cut from the images (before scaling): HU, SUV, the target's mask, and how
+#: much of each voxel the CT and the PET image cover (1 inside the field of view, 0 outside
+#: it or without a CT).  Blocks written before the last two existed have 3 channels; they
+#: are read as wholly inside the field of view.
+RAW_CHANNELS = ("ct_hu", "pet_suv", "mask", "ct_seen", "pet_seen")
+#: the fill value of each raw channel outside an image
+RAW_FILL = (CT_FILL, PET_FILL, 0.0, 0.0, 0.0)
+#: network channels (``DataConfig.fov_channels``) — and the layout of models trained before
+#: the field-of-view channels existed
+CHANNELS = ("ct", "ct_seen", "pet", "pet_seen", "mask")
+CHANNELS_V1 = ("ct", "ct_present", "pet", "mask")
 #: sub-sample points per grid_sample call (bounds the memory of the grid)
 _CHUNK_POINTS = 3_000_000
 
@@ -193,11 +201,14 @@ def sample_patches(
     *,
     mode: str = "bilinear",
     fill: float = 0.0,
-) -> torch.Tensor:
+    seen: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Sub-sampled patches (B, n, n, n), n = size·k, of ``vol`` around world ``centers``.
 
     The world → voxel → normalized-coordinate maps are folded into one affine map per
     lesion, so the grid is built directly in the coordinates ``grid_sample`` reads.
+    ``seen=True`` also returns the weight that the image's voxels have in each sample
+    (1 inside the image, 0 outside it; the field-of-view channel).
     """
     B = centers.shape[0]
     n = size * k
@@ -212,7 +223,8 @@ def sample_patches(
     out = F.grid_sample(
         src, grid.view(1, B * n, n, n, 3), mode=mode, padding_mode="zeros", align_corners=False
     ).view(B, n, n, n)
-    if fill != 0.0:
+    inside = None
+    if fill != 0.0 or seen:
         # the patch is convex: when its 8 corners lie well inside, every point does
         half = (n - 1) / 2.0 * (spacing / k)
         signs = torch.tensor(
@@ -222,8 +234,12 @@ def sample_patches(
         if not bool(((cv >= 0.5) & (cv <= dims - 1.5)).all()):
             d32 = dims.to(torch.float32)
             vox = (grid + 1.0) * (d32 / 2.0) - 0.5
-            out += fill * (1.0 - _inside_weight(vox, d32, mode))
-    return out
+            inside = _inside_weight(vox, d32, mode)
+            if fill != 0.0:
+                out += fill * (1.0 - inside)
+    if not seen:
+        return out
+    return out, (torch.ones_like(out) if inside is None else inside)
 
 
 # -- the separable path: axis-aligned images, no rotation ------------------------------------
@@ -302,7 +318,8 @@ def separable_patches(
     fill: float = 0.0,
     equals: torch.Tensor | None = None,
     src: torch.Tensor | None = None,
-) -> torch.Tensor:
+    seen: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Pooled axis-aligned patches (B, size, size, size) of an axis-aligned ``vol``: the
     same values as :func:`sample_patches` followed by the k³ mean, computed without a grid.
 
@@ -312,6 +329,8 @@ def separable_patches(
     strided view of the image (no copy), then along y and x as small dense products.  The
     cost follows the block's voxels, not the k³·size³ sample points and their coordinates.
     ``equals``: (B,) ids — sample the indicator ``vol == id`` instead (the lesion mask).
+    ``seen=True`` also returns the pooled weight of the image's voxels (the field of view),
+    as :func:`sample_patches` does.
     """
     B = centers.shape[0]
     inv = vol.inverse
@@ -321,12 +340,15 @@ def separable_patches(
     dims = vol.shape
     o = offsets(size, spacing, k).numpy()
     out = torch.empty((B, size, size, size), dtype=torch.float32)
+    inside = torch.empty_like(out) if seen else None
     c = centers.to(torch.float64).numpy()
     with one_thread():
         for b in range(B):
             lab = None if equals is None else equals[b]
-            out[b] = _separable_one(src, inv, dims, o, c[b], size, k, mode, fill, lab)
-    return out
+            out[b], w = _separable_one(src, inv, dims, o, c[b], size, k, mode, fill, lab, seen)
+            if inside is not None:
+                inside[b] = w
+    return out if inside is None else (out, inside)
 
 
 def _separable_one(
@@ -340,8 +362,10 @@ def _separable_one(
     mode: str,
     fill: float,
     label: torch.Tensor | None,
-) -> torch.Tensor:
-    """One lesion of :func:`separable_patches`: (size, size, size)."""
+    seen: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """One lesion of :func:`separable_patches`: (size, size, size), and the weight of the
+    image inside it (a scalar 1.0 when the whole patch is inside or ``seen`` is off)."""
     Ws, los = [], []
     v0 = inv[:3, :3] @ c + inv[:3, 3]  # the centre's voxel, exactly
     for a in range(3):
@@ -350,7 +374,7 @@ def _separable_one(
         Ws.append(torch.from_numpy(W))
         los.append(lo)
     if min(W.shape[1] for W in Ws) == 0:  # wholly outside the image
-        return torch.full((size, size, size), fill, dtype=torch.float32)
+        return torch.full((size, size, size), fill, dtype=torch.float32), 0.0
     (W0, W1, W2), (l0, l1, l2) = Ws, los
     L0, L1, L2 = W0.shape[1], W1.shape[1], W2.shape[1]
     # the patch's planes and rows, whole rows: a strided (L2, L1·n0) matrix, no copy
@@ -369,12 +393,16 @@ def _separable_one(
     t = torch.matmul(W1.to(torch.float32), t)  # (S_l, S_j, L0)
     t = t @ W0.to(torch.float32).T  # (S_l, S_j, S_i)
     res = t.permute(2, 1, 0)  # (i, j, l) = patch axes (x, y, z)
-    if fill != 0.0:
+    inside: torch.Tensor | float = 1.0
+    if fill != 0.0 or seen:
         s = [W.sum(1) for W in Ws]
-        outside = 1.0 - s[0][:, None, None] * s[1][None, :, None] * s[2][None, None, :]
+        w = s[0][:, None, None] * s[1][None, :, None] * s[2][None, None, :]
+        outside = 1.0 - w
         if bool((outside.abs() > 1e-9).any()):
-            res = res + (fill * outside).to(torch.float32)
-    return res
+            if fill != 0.0:
+                res = res + (fill * outside).to(torch.float32)
+            inside = w.to(torch.float32)
+    return res, inside
 
 
 def cut_raw(
@@ -388,8 +416,10 @@ def cut_raw(
     max_supersample: int = 3,
     separable: bool = True,
 ) -> torch.Tensor:
-    """Raw patches (B, 3, S, S, S): CT in HU (−1000 when there is no CT), PET in SUV, and
-    the target-lesion mask (soft occupancy).  ``size`` overrides ``scale.size`` (blocks).
+    """Raw patches (B, 5, S, S, S) in the order of :data:`RAW_CHANNELS`: CT in HU (−1000
+    when there is no CT), PET in SUV, the target-lesion mask (soft occupancy), and the
+    share of each voxel inside the CT's and the PET's field of view (the CT's is 0 without
+    a CT).  ``size`` overrides ``scale.size`` (blocks).
 
     ``transforms`` (B, 3, 3) (rotation × zoom) turn the patch about its centre.
     Without them, images on axis-aligned grids are cut by :func:`separable_patches`
@@ -400,7 +430,7 @@ def cut_raw(
     c = torch.as_tensor(np.asarray(centers, dtype=np.float64))
     tr = None if transforms is None else torch.as_tensor(np.asarray(transforms, dtype=np.float64))
     B = c.shape[0]
-    out = torch.empty((B, 3, S, S, S), dtype=torch.float32)
+    out = torch.empty((B, len(RAW_CHANNELS), S, S, S), dtype=torch.float32)
 
     def chunks(k: int, total: int = B):
         per = max(1, _CHUNK_POINTS // (S * k) ** 3)  # lesions per grid_sample call
@@ -416,18 +446,21 @@ def cut_raw(
             aligned[id(vol)] = separable and tr is None and _axis_aligned(vol, half)
         return aligned[id(vol)]
 
-    def image_channel(vol: Volume, fill: float) -> torch.Tensor:
+    def image_channel(vol: Volume, fill: float, value: int, seen: int) -> None:
         k = supersample_factor(vol.spacing, s, max_supersample)
         if fast(vol):
-            return separable_patches(vol, c, S, s, k, fill=fill)
-        res = torch.empty((B, S, S, S), dtype=torch.float32)
+            out[:, value], out[:, seen] = separable_patches(vol, c, S, s, k, fill=fill, seen=True)
+            return
         for sl in chunks(k):
-            v = sample_patches(vol, c[sl], S, s, k, None if tr is None else tr[sl], fill=fill)
-            res[sl] = _pool(v, k)
-        return res
+            t_sl = None if tr is None else tr[sl]
+            v, w = sample_patches(vol, c[sl], S, s, k, t_sl, fill=fill, seen=True)
+            out[sl, value], out[sl, seen] = _pool(v, k), _pool(w, k)
 
-    out[:, 0] = image_channel(images.ct, CT_FILL) if images.ct is not None else CT_FILL
-    out[:, 1] = image_channel(images.pet, PET_FILL)
+    if images.ct is not None:
+        image_channel(images.ct, CT_FILL, 0, 3)
+    else:
+        out[:, 0], out[:, 3] = CT_FILL, 0.0
+    image_channel(images.pet, PET_FILL, 1, 4)
 
     labels = np.asarray(targets.labels)
     use_mask = labels > 0
@@ -524,6 +557,8 @@ class Augment:
     ct_shift: torch.Tensor  # (B,)
     pet_gain: torch.Tensor  # (B,)
     drop_ct: torch.Tensor  # (B,) bool
+    #: field of view, blur and noise (:mod:`.realism`); None: none of them
+    realism: Realism | None = None
 
     @classmethod
     def identity(cls, B: int) -> Augment:
@@ -549,8 +584,12 @@ def random_rotations(n: int, max_deg: float, gen: torch.Generator) -> torch.Tens
     return torch.eye(3, dtype=torch.float64) + s * K + (1 - c) * (K @ K)
 
 
-def draw_augment(B: int, cfg: DataConfig, gen: torch.Generator) -> Augment:
-    """Random augmentation parameters following ``cfg``."""
+def draw_augment(
+    B: int, cfg: DataConfig, gen: torch.Generator, landmarks: np.ndarray | None = None
+) -> Augment:
+    """Random augmentation parameters following ``cfg``; with ``cfg.realistic`` also the
+    realism of :mod:`.realism` (``landmarks``: (B, len(realism.LANDMARKS)) heights of the
+    samples' landmarks above the lesion, mm, for the fields of view tied to the anatomy)."""
 
     def coin(p: float) -> torch.Tensor:
         return torch.rand(B, generator=gen) < p
@@ -566,33 +605,57 @@ def draw_augment(B: int, cfg: DataConfig, gen: torch.Generator) -> Augment:
     glo, ghi = cfg.pet_gain_range
     gain = torch.exp(math.log(glo) + (math.log(ghi) - math.log(glo)) * torch.rand(B, generator=gen))
     gain[~coin(cfg.intensity_prob)] = 1.0
-    return Augment(shift, rot * zoom[:, None, None], ct_shift, gain, coin(cfg.ct_dropout))
+    aug = Augment(shift, rot * zoom[:, None, None], ct_shift, gain, coin(cfg.ct_dropout))
+    if cfg.realistic:  # drawn last: the older recipes' random streams stay the same
+        aug.realism = draw_realism(B, cfg, gen, landmarks)
+    return aug
 
 
-def augment_blocks(blocks: torch.Tensor, scale: ScaleConfig, aug: Augment) -> torch.Tensor:
-    """Cut (B, 3, S, S, S) raw patches out of cached (B, 3, Sb, Sb, Sb) blocks.
+def augment_blocks(
+    blocks: torch.Tensor,
+    scale: ScaleConfig,
+    aug: Augment,
+    gen: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Cut (B, C, S, S, S) raw patches out of cached (B, C, Sb, Sb, Sb) blocks.
 
     Jitter, rotation about the centre and zoom move the sample points; CT offset and PET
     gain change the intensities.  The block is axis-aligned at the scale's spacing and
     centred on the lesion, so a point at offset ``q`` mm is block voxel ``q/s + (Sb−1)/2``.
+    With ``aug.realism`` the patch is cut to its field of view (and given the two
+    field-of-view channels), blurred and made noisy (``gen`` draws the noise).
     """
     blocks = blocks.to(torch.float32)
-    B, C, Sb = blocks.shape[0], blocks.shape[1], blocks.shape[-1]
+    real = aug.realism
+    B, Sb = blocks.shape[0], blocks.shape[-1]
     S, s = scale.size, scale.spacing
     o = offsets(S, s).to(torch.float32)
     off = torch.stack(torch.meshgrid(o, o, o, indexing="ij"), dim=-1).reshape(1, -1, 3)
-    q = off @ aug.transform.to(torch.float32).transpose(1, 2) + aug.shift_mm[:, None, :]
-    vox = q / s + (Sb - 1) / 2.0
-    norm = (2.0 * vox + 1.0) / Sb - 1.0
-    # block axes are (x, y, z) = (D, H, W); grid_sample wants (W, H, D) = (z, y, x)
-    grid = norm.flip(-1).reshape(B, S, S, S, 3)
-    fill = torch.tensor([CT_FILL, PET_FILL, 0.0])[:C].view(1, C, 1, 1, 1)
-    out = F.grid_sample(
-        blocks - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    )
-    out = out + fill
+    # the point at offset q = T·o + shift (mm) is block voxel q/s + (Sb−1)/2, i.e. the
+    # normalized coordinate 2q/(s·Sb) (align_corners=False): one batched affine map.  Block
+    # axes are (x, y, z) = (D, H, W); grid_sample wants (W, H, D) = (z, y, x): the columns
+    # of the small matrices are flipped instead of the grid
+    k = 2.0 / (s * Sb)
+    lin = (aug.transform.to(torch.float32).transpose(1, 2) * k).flip(-1)
+    shift = (aug.shift_mm.to(torch.float32) * k).flip(-1)
+    grid = torch.baddbmm(shift[:, None, :], off.expand(B, -1, -1), lin).view(B, S, S, S, 3)
+    # every point lies inside the block (block_size); "border" only guards the rounding of
+    # the outermost voxel (the block's inside never meets a fill value)
+    out = F.grid_sample(blocks, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if real is not None:
+        out = with_seen(out)
+        rows = torch.nonzero(real.truncated).flatten()
+        if rows.numel():
+            # the field of view is a box in world space around the lesion; each voxel
+            # counts by its share of it along the patch axes (the ≤ 10° rotation is left out)
+            zoom = torch.linalg.det(aug.transform[rows].double()).abs().pow(1 / 3).float()
+            inside = fov_weight_axes(o, zoom, aug.shift_mm[rows], real.fov[rows], s)
+            fill = torch.tensor(RAW_FILL).view(1, -1, 1, 1, 1)
+            out[rows] = (out[rows] - fill).mul_(inside[:, None]).add_(fill)
     out[:, 0] += aug.ct_shift.view(B, 1, 1, 1)
     out[:, 1] *= aug.pet_gain.view(B, 1, 1, 1)
+    if real is not None:
+        degrade(out, s, real, gen if gen is not None else torch.Generator().manual_seed(0))
     return out
 
 
@@ -603,25 +666,45 @@ def to_channels(
     drop_ct: torch.Tensor | None = None,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Raw (B, 3, S, S, S) [HU, SUV, mask] → network input (B, 4, S, S, S)
-    [CT scaled, CT-present flag, PET scaled, mask], written into ``out`` when given (a
-    (B, 4, S, S, S) float32 view, e.g. rows of a batch) and computed in place there.
+    """Raw patches (:data:`RAW_CHANNELS`; 3-channel blocks count as wholly inside the
+    field of view) → network input (B, ``cfg.in_channels``, S, S, S), written into ``out``
+    when given (a float32 view, e.g. rows of a batch) and computed in place there.
 
-    A missing or dropped CT gives CT = 0 and flag = 0: "unknown", never water.
+    With ``cfg.fov_channels``: [CT scaled, CT field of view, PET scaled, PET field of
+    view, mask] (:data:`CHANNELS`), each image channel multiplied by its field of view so
+    that outside the scan both say "unknown" (0 and 0).  Otherwise the older layout
+    [CT scaled, CT-present flag, PET scaled, mask] (:data:`CHANNELS_V1`).  Either way a
+    missing or dropped CT gives CT = 0 and a 0 flag: "unknown", never water.  PET is
+    scaled by ``cfg.suv_transform``.
     """
     B = raw.shape[0]
     present = torch.as_tensor(ct_present, dtype=torch.bool).expand(B).clone()
     if drop_ct is not None:
         present &= ~drop_ct.to(torch.bool)
     flag = present.to(torch.float32).view(B, 1, 1, 1)
-    x = torch.empty((B, 4, *raw.shape[2:]), dtype=torch.float32) if out is None else out
+    C = cfg.in_channels
+    x = torch.empty((B, C, *raw.shape[2:]), dtype=torch.float32) if out is None else out
+    ct, pet = x[:, 0], x[:, 2]
     # the same operations in the same order as ((raw - c) / s).clamp(…) * flag, in place
-    ct = x[:, 0]
     ct.copy_(raw[:, 0]).sub_(cfg.ct_center).div_(cfg.ct_scale).clamp_(-1.0, 1.0).mul_(flag)
-    x[:, 1].copy_(flag.expand_as(ct))
     lo, hi = cfg.suv_clip
-    x[:, 2].copy_(raw[:, 1]).sub_(cfg.suv_center).div_(cfg.suv_scale).clamp_(lo, hi)
-    x[:, 3].copy_(raw[:, 2]).clamp_(0.0, 1.0)
+    pet.copy_(raw[:, 1])
+    if cfg.suv_transform == "log":
+        pet.clamp_(min=0.0).log1p_()
+    pet.sub_(cfg.suv_center).div_(cfg.suv_scale).clamp_(lo, hi)
+    if not cfg.fov_channels:
+        x[:, 1].copy_(flag.expand_as(ct))
+        x[:, 3].copy_(raw[:, 2]).clamp_(0.0, 1.0)
+        return x
+    if raw.shape[1] >= 5:
+        x[:, 1].copy_(raw[:, 3]).clamp_(0.0, 1.0).mul_(flag)
+        x[:, 3].copy_(raw[:, 4]).clamp_(0.0, 1.0)
+    else:
+        x[:, 1].copy_(flag.expand_as(ct))
+        x[:, 3].fill_(1.0)
+    ct.mul_(x[:, 1])
+    pet.mul_(x[:, 3])
+    x[:, 4].copy_(raw[:, 2]).clamp_(0.0, 1.0)
     return x
 
 

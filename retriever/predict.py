@@ -746,7 +746,8 @@ def localize(
             s1 = min(n, s0 + batch_size)
             t2 = time.perf_counter()
             # the network inputs of the batch, filled row by row (no concatenation)
-            local, context = (torch.empty((s1 - s0, 4, *sh), dtype=torch.float32) for sh in shapes)
+            C = cfg.in_channels
+            local, context = (torch.empty((s1 - s0, C, *sh), dtype=torch.float32) for sh in shapes)
             sizes = np.zeros((s1 - s0, 3))
             batch = (local, context, sizes)
             # many small operations, each on one intra-op thread (see patches.one_thread);

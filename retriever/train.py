@@ -526,7 +526,7 @@ def train(
     if bands is not None and not bands.exclude:
         negatives_from += " without exclusions"
 
-    model = Retriever(preset.model, in_channels=preset.data.in_channels).to(dev)
+    model = Retriever.from_preset(preset).to(dev)
     n_params = count_parameters(model)
     opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr)
     per_epoch = tc.samples_per_epoch or len(source)

@@ -102,15 +102,16 @@ def test_random_negatives_pass_no_masks_to_the_loss(ont, banks, tmp_path, monkey
 def test_no_context_model_has_no_context_encoder_and_trains_and_predicts(
     ont, banks, tmp_path, synth_table
 ):
-    full = Retriever(get_preset("cpu-small", local_size=16, context_size=16).model)
+    full = Retriever.from_preset(get_preset("cpu-small", local_size=16, context_size=16))
     cfg = get_preset("cpu-small", **SMALL, epochs=1, use_context=False)
-    net = Retriever(cfg.model)
+    net = Retriever.from_preset(cfg)
     assert net.context_encoder is None and net.context_proj is None
     assert not any(n.startswith("context_") for n, _ in net.named_parameters())
     assert count_parameters(net) < count_parameters(full)
-    x = torch.randn(2, 4, 16, 16, 16)
+    C = cfg.data.in_channels
+    x = torch.randn(2, C, 16, 16, 16)
     a = net.eval().encode_image(x, None)
-    b = net.encode_image(x, torch.randn(2, 4, 16, 16, 16))  # the context is not looked at
+    b = net.encode_image(x, torch.randn(2, C, 16, 16, 16))  # the context is not looked at
     assert torch.allclose(a.fine, b.fine) and a.fine.shape == (2, 256)
     r = train_module.train(
         cfg, Stream(), ont, tmp_path / "n.pt", text_bank=banks["descriptions"], device="cpu"
@@ -141,7 +142,7 @@ def test_localizer_and_evaluate_honour_hierarchical(tiny_model, synth_table, ont
     from anatloc.cli.main import app
 
     loc = Localizer.from_checkpoint(tiny_model, device="cpu", ontology=ont)
-    x = torch.randn(3, 4, 16, 16, 16)
+    x = torch.randn(3, loc.preset.data.in_channels, 16, 16, 16)
     ret = loc.retrieve_patches(x, x, hierarchical=False)
     text = loc.text_embeddings()
     with torch.inference_mode():

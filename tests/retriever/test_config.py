@@ -25,7 +25,7 @@ def test_presets_are_listed_and_documented():
     assert small.data.local.extent_mm == 96 and small.data.context.extent_mm == 384
     assert (paper.data.local.size, paper.data.local.spacing) == (64, 1.5)
     assert paper.model.encoder.startswith("resnet") and small.model.encoder == "small"
-    assert small.model.top_k == 3 and small.data.ct_dropout == 0.3
+    assert small.model.top_k == 3 and small.data.ct_dropout == 0.35
 
 
 def test_overrides_by_named_field_and_frozen():

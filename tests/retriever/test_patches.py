@@ -162,7 +162,7 @@ def test_augmentation_moves_and_keeps_points_inside_the_block(cube_case):
     block = cut_raw(cube_case, np.repeat(CENTRE[None], 2, 0), scale, t, size=block_size(scale, cfg))
     aug = draw_augment(2, cfg, torch.Generator().manual_seed(1))
     out = augment_blocks(block, scale, aug)
-    assert out.shape == (2, 3, 16, 16, 16)
+    assert out.shape == (2, 5, 16, 16, 16)  # RAW_CHANNELS
     # with the block margin no corner reads the fill value of the block's outside
     far = DataConfig(jitter_mm=0, rotate_prob=0, zoom_prob=0)
     assert block_size(scale, far) == 16
