@@ -174,6 +174,14 @@ def train(
         Path | None,
         typer.Option("--text-model", help="A local sentence-transformers model folder."),
     ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a field of the preset, FIELD=VALUE (repeatable), e.g. "
+            "--set fov_prob=0 --set phantom_realism=false; docs/retriever.md lists them.",
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
     ontology: OntologyOpt = None,
     as_json: JsonOpt = False,
@@ -190,7 +198,7 @@ def train(
         raise DataError(f"cannot write {out}: folder {out_dir} does not exist")
 
     from anatloc.retriever.checkpoint import read_checkpoint
-    from anatloc.retriever.config import get_preset
+    from anatloc.retriever.config import get_preset, parse_setting
     from anatloc.retriever.data import MixedSource, TableSource
     from anatloc.retriever.hierarchy import fine_to_coarse_table
     from anatloc.retriever.table import read_lesion_table
@@ -208,9 +216,10 @@ def train(
         patience=patience,
         max_minutes=max_minutes,
     )
-    base = get_preset(preset)
+    fields = dict(parse_setting(s) for s in settings or ())
     if text_model is not None:
-        base = get_preset(preset, text_model=str(text_model.resolve()))
+        fields["text_model"] = str(text_model.resolve())
+    base = get_preset(preset, **fields)
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
     cfg = merged_preset(base, ck_preset, **overrides)
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anatloc.cli.main import app
+from anatloc.retriever.checkpoint import read_checkpoint
 
 from .conftest import EVALUATE_KEYS
 
@@ -40,14 +41,20 @@ def test_train_then_evaluate_end_to_end(synth_table, fake_text_cache, tmp_path):
         "1",
         "--device",
         "cpu",
+        "--set",
+        "fov_prob=0.5",
+        "--set",
+        "pet_gain_range=0.7,1.4",
         "--json",
     )
     assert r.exit_code == 0, r.output
+    data = read_checkpoint(out)["preset"]["data"]
+    assert data["fov_prob"] == 0.5 and list(data["pet_gain_range"]) == [0.7, 1.4]
     summary = json.loads(r.stdout)
     assert summary["preset"] == "cpu-small" and summary["epochs"] == 1 and summary["steps"] == 3
     assert summary["size_mb"] < 10 and 1.5e6 < summary["parameters"] < 2.5e6
     assert summary["validation"]["n"] == 3  # one of four cases held out
-    assert "validation fine top-1" in r.stderr and "training 2.18 M parameters" in r.stderr
+    assert "validation fine top-1" in r.stderr and "training 2.25 M parameters" in r.stderr
     assert out.exists() and out.with_name("model.last.pt").exists()
 
     figs = tmp_path / "figs"
@@ -85,6 +92,15 @@ def test_train_usage_and_data_errors(synth_table, tmp_path, fake_text_cache):
     r = run("train", "--data", synth_table, "--out", tmp_path / "m.pt", "--device", "tpu")
     assert r.exit_code == 2 and "unknown device 'tpu'" in r.stderr
     assert "Traceback" not in r.output
+    for bad, says in (
+        ("fov_probability=1", "expected FIELD=VALUE with FIELD one of"),
+        ("fov_prob", "expected FIELD=VALUE"),
+        ("phantom_realism=maybe", "'maybe' is not a value of phantom_realism"),
+        ("fov_prob=2", "fov_prob is a probability between 0 and 1"),
+    ):
+        r = run("train", "--data", synth_table, "--out", tmp_path / "m.pt", "--set", bad)
+        assert r.exit_code == 2 and says in r.stderr, (bad, r.output)
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.pt").exists()
 
 
 def test_evaluate_errors(synth_table, tmp_path, tiny_model):
