@@ -11,7 +11,7 @@ Variants (``docs/results.md`` says what each changes):
 ``flat``        the ``full`` model's weights, retrieved flat over all 387 fine locations
 ``labels``      bare labels instead of the augmented descriptions (``text_mode="labels"``)
 ``random``      random negatives: no walker exclusions, no semi-hard band (``negatives="random"``)
-``no-context``  no context scale: the model has no context encoder (``use_context=False``)
+``no-context``  no context scale: no context encoder (``use_context=False``, ``coarse_from="fused"``)
 ``segmentation`` the segmentation baseline (``anatloc baseline segmentation``)
 ==============  ================================================================================
 
@@ -63,7 +63,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "full": {},
     "labels": {"text_mode": "labels"},
     "random": {"negatives": "random"},
-    "no-context": {"use_context": False},
+    "no-context": {"use_context": False, "coarse_from": "fused"},
     "no-semi-hard": {"semi_hard_weight": 1.0},
     "no-exclusions": {"exclude_ambiguous": False},
 }

@@ -94,6 +94,7 @@ def real_dev(loc, folder: Path) -> dict | None:
 
 def run_model(path: str | None, names, args, log) -> dict:
     from anatloc.ontology import load_ontology
+    from anatloc.phantom.realism import SHIFTS
     from anatloc.retriever.battery import evaluate_shift
     from anatloc.retriever.infer import Localizer
     from anatloc.retriever.predict import shipped_model_path
@@ -104,7 +105,7 @@ def run_model(path: str | None, names, args, log) -> dict:
     out = {"model": str(model), "shifts": {}}
     for name, s in sets.items():
         out["shifts"][name] = {
-            "description": s.meta.get("description", ""),
+            "description": SHIFTS[name].description,
             **evaluate_shift(loc, s),
         }
     if args.real_dev and Path(args.real_dev).is_dir():

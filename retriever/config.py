@@ -244,7 +244,10 @@ class ModelConfig:
         if self.coarse_from not in COARSE_FROM:
             raise UsageError(f"coarse_from must be one of {', '.join(COARSE_FROM)}")
         if self.coarse_from == "context" and not self.use_context:
-            raise UsageError("coarse_from='context' needs the context scale (use_context)")
+            raise UsageError(
+                "coarse_from='context' needs the context scale; without it (use_context=False)"
+                " set coarse_from='fused'"
+            )
         if not 0.0 <= self.local_dropout < 1.0:
             raise UsageError("local_dropout must lie in [0, 1)")
 

@@ -103,7 +103,7 @@ def test_no_context_model_has_no_context_encoder_and_trains_and_predicts(
     ont, banks, tmp_path, synth_table
 ):
     full = Retriever.from_preset(get_preset("cpu-small", local_size=16, context_size=16))
-    cfg = get_preset("cpu-small", **SMALL, epochs=1, use_context=False)
+    cfg = get_preset("cpu-small", **SMALL, epochs=1, use_context=False, coarse_from="fused")
     net = Retriever.from_preset(cfg)
     assert net.context_encoder is None and net.context_proj is None
     assert not any(n.startswith("context_") for n, _ in net.named_parameters())
