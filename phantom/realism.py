@@ -503,7 +503,7 @@ SHIFTS: dict[str, Shift] = {
             fov="abdomen-pelvis",
         ),
         Shift("fov-cube", "a 195-225 mm cube around the lesion (challenge crops)", fov="cube"),
-        Shift("fov-edge", "the field of view ends within 6 cm of the lesion", fov="edge"),
+        Shift("fov-edge", "the field of view ends within 2 cm of the lesion centre", fov="edge"),
         Shift("body-arms-down", "arms down beside the body", Variation(p_arms_up=0.0)),
         Shift("body-arms-up", "arms raised above the head", Variation(p_arms_up=1.0)),
         Shift(
