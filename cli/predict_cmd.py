@@ -51,7 +51,7 @@ def _check_writable(path: Path, what: str) -> None:
         raise DataError(f"cannot write {path}: folder {parent} does not exist")
 
 
-def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
+def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom):
     from anatloc.ontology.errors import UsageError
     from anatloc.retriever.predict import CaseInput, cases_from_table
 
@@ -60,6 +60,12 @@ def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
             raise UsageError(
                 "--table names every case's images and lesions; do not combine it with "
                 "--pet, --ct, --lesions, --boxes or --case-id"
+            )
+        if dicom.given():
+            raise UsageError(
+                f"{', '.join(dicom.given())}: one patient's series and SUV fields; with --table "
+                "give each case a folder with one PT and one CT series, or convert with "
+                "'anatloc convert'"
             )
         return cases_from_table(table, ont)
     if pet is None:
@@ -74,7 +80,54 @@ def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
         )
     if lesions is not None and boxes is not None:
         raise UsageError("give the lesions as --lesions or as --boxes, not both")
-    return [CaseInput.from_files(pet, ct=ct, lesions=lesions, boxes=boxes, case_id=case_id)]
+    return [
+        CaseInput.from_files(pet, ct=ct, lesions=lesions, boxes=boxes, case_id=case_id, dicom=dicom)
+    ]
+
+
+def dicom_options(
+    pet_series: str | None,
+    ct_series: str | None,
+    weight: float | None,
+    dose: float | None,
+    injection_time: str | None,
+):
+    """The DICOM options of the command line as the library's :class:`DicomOptions`."""
+    from anatloc.retriever.dicom import DicomOptions
+    from anatloc.retriever.suv import SuvOverrides, parse_clock
+
+    clock = parse_clock(injection_time) if injection_time is not None else None
+    return DicomOptions(pet_series, ct_series, SuvOverrides(weight, dose, clock))
+
+
+WeightOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--weight",
+        min=1.0,
+        max=300.0,
+        help="DICOM PET: the patient's weight in kg, instead of PatientWeight.",
+        show_default=False,
+    ),
+]
+DoseOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--dose",
+        min=0.001,
+        help="DICOM PET: the injected activity in MBq, instead of RadionuclideTotalDose.",
+        show_default=False,
+    ),
+]
+InjectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--injection-time",
+        help="DICOM PET: the injection's clock time HH:MM:SS on the scan's day (the day before "
+        "when later than the scan), instead of RadiopharmaceuticalStartDateTime/Time.",
+        show_default=False,
+    ),
+]
 
 
 def _mip_targets(mip: Path, case_ids: list[str], many: bool) -> list[Path]:
@@ -107,16 +160,40 @@ def predict(
     ctx: typer.Context,
     pet: Annotated[
         Path | None,
-        typer.Option("--pet", help="PET image in SUV (NIfTI).", show_default=False),
+        typer.Option(
+            "--pet",
+            help="PET image in SUV (NIfTI), or a folder of DICOM files (converted to SUV from "
+            "its headers).",
+            show_default=False,
+        ),
     ] = None,
     ct: Annotated[
         Path | None,
         typer.Option(
             "--ct",
-            help="CT image (NIfTI, any grid; optional: PET-only without it).",
+            help="CT image (NIfTI or a DICOM folder, any grid; optional: PET-only without it).",
             show_default=False,
         ),
     ] = None,
+    pet_series: Annotated[
+        str | None,
+        typer.Option(
+            "--pet-series",
+            help="SeriesInstanceUID of the PET when the DICOM folder holds several PT series.",
+            show_default=False,
+        ),
+    ] = None,
+    ct_series: Annotated[
+        str | None,
+        typer.Option(
+            "--ct-series",
+            help="SeriesInstanceUID of the CT when the DICOM folder holds several CT series.",
+            show_default=False,
+        ),
+    ] = None,
+    weight: WeightOpt = None,
+    dose: DoseOpt = None,
+    injection_time: InjectionOpt = None,
     lesions: Annotated[
         Path | None,
         typer.Option(
@@ -196,7 +273,8 @@ def predict(
     if out is not None:
         _check_writable(out, "--out")
     ont = load(ctx, ontology)
-    cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id)
+    dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time)
+    cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom)
     targets = (
         _mip_targets(mip, [c.case_id for c in cases], table is not None) if mip is not None else []
     )

@@ -425,3 +425,32 @@ def nifti_bytes(volume: Volume, gz: bool) -> bytes:
     img.header.set_xyzt_units("mm", "sec")
     raw = img.to_bytes()
     return gzip.compress(raw, compresslevel=6, mtime=0) if gz else raw
+
+
+def convert(
+    folder: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    series_uid: str | None = None,
+    to_suv: bool = False,
+    suv: SuvOverrides | None = None,
+) -> DicomImage:
+    """Write a folder's PT or CT series as NIfTI (``.nii`` or ``.nii.gz``), atomically; with
+    ``to_suv`` the PET's values in SUV, else as stored (rescaled: Bq/ml, counts, HU)."""
+    from anatloc.ontology.fileio import atomic_write
+
+    target = Path(out)
+    name = target.name.lower()
+    if not name.endswith((".nii", ".nii.gz")):
+        raise UsageError(f"{target}: the output must be a NIfTI file name (.nii or .nii.gz)")
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give a file name (.nii or .nii.gz)")
+    if (suv is not None and suv.names()) and not to_suv:
+        raise UsageError(f"--{', --'.join(suv.names())} set SUV fields; add --suv")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"DICOM folder {folder} does not exist or is not a folder")
+    kind = "pet" if to_suv else "image"
+    img = read_dicom(folder, kind, series_uid=series_uid, suv=suv, to_suv=to_suv)
+    atomic_write(target, nifti_bytes(img.volume, gz=name.endswith(".gz")))
+    return img

@@ -55,6 +55,7 @@ import numpy as np
 
 from anatloc.ontology.errors import DataError
 
+from .dicom import DicomImage, DicomOptions, check_folder, read_dicom, same_patient
 from .nifti import (
     Grid,
     Volume,
@@ -142,6 +143,8 @@ class CaseInput:
     mask: Path | None = None
     #: lesion records (from a table or a boxes file); mask records name their ``mask_label``
     records: list[LesionRecord] = field(default_factory=list)
+    #: series choices and SUV overrides for a PET or CT given as a DICOM folder
+    dicom: DicomOptions = field(default_factory=DicomOptions)
 
     @classmethod
     def from_files(
@@ -152,8 +155,10 @@ class CaseInput:
         lesions: str | os.PathLike | None = None,
         boxes: str | os.PathLike | None = None,
         case_id: str | None = None,
+        dicom: DicomOptions | None = None,
     ) -> CaseInput:
-        """A single case: ``lesions`` (a mask) or ``boxes`` (a CSV), exactly one of them."""
+        """A single case: ``lesions`` (a mask) or ``boxes`` (a CSV), exactly one of them.
+        ``pet`` and ``ct`` may be folders of DICOM files (``dicom``: their options)."""
         from anatloc.ontology.errors import UsageError
 
         if (lesions is None) == (boxes is None):
@@ -161,12 +166,34 @@ class CaseInput:
                 "give the lesions as exactly one of a mask (--lesions MASK.nii.gz) or boxes "
                 "(--boxes boxes.csv)"
             )
-        pet_p = existing_file(pet, "pet")
-        ct_p = existing_file(ct, "ct") if ct is not None else None
+        pet_p = image_path(pet, "pet")
+        ct_p = image_path(ct, "ct") if ct is not None else None
+        opts = dicom or DicomOptions()
+        _check_dicom_options(opts, pet_p, ct_p)
         cid = case_id or case_id_for(pet_p)
         if lesions is not None:
-            return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"))
-        return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p))
+            return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"), dicom=opts)
+        return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p), dicom=opts)
+
+
+def image_path(path: str | os.PathLike, kind: str) -> Path:
+    """A PET or CT: a NIfTI file, or a folder that holds DICOM files (read later)."""
+    p = Path(path).expanduser()
+    return check_folder(p, kind) if p.is_dir() else existing_file(p, kind)
+
+
+def _check_dicom_options(opts: DicomOptions, pet: Path, ct: Path | None) -> None:
+    """The DICOM options apply to DICOM folders only: refused for a NIfTI file."""
+    from anatloc.ontology.errors import UsageError
+
+    pet_opts = [n for n in opts.given() if n != "--ct-series"]
+    if pet_opts and not pet.is_dir():
+        raise UsageError(
+            f"{', '.join(pet_opts)} appl{'y' if len(pet_opts) > 1 else 'ies'} to a PET given as "
+            f"a DICOM folder; {pet} is a NIfTI file (its values are read as SUV)"
+        )
+    if opts.ct_series and (ct is None or not ct.is_dir()):
+        raise UsageError("--ct-series applies to a CT given as a DICOM folder (--ct DIR)")
 
 
 def read_boxes(
@@ -567,13 +594,17 @@ class LesionResult:
     pet_only: bool
     #: outlines for the picture (view name → phantom.mip.Outline)
     outlines: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: columns about the images: a DICOM series' UID and how its SUV was made (none for NIfTI)
+    images: dict[str, Any] = field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
-        """The lesion's columns, the prediction columns, the sentence and the facts."""
+        """The lesion's columns, the prediction columns, the sentence and the facts, then
+        what the images add (DICOM input only)."""
         row = self.prediction.as_row()
         row["sentence"] = self.sentence
         row.update(self.facts.as_dict())
         row["pet_only"] = self.pet_only
+        row.update(self.images)
         return row
 
     def as_json(self) -> dict[str, Any]:
@@ -778,6 +809,22 @@ def localize(
     return preds
 
 
+def _read_dicom_images(case: CaseInput) -> tuple[DicomImage | None, DicomImage | None]:
+    """The case's PET (in SUV) and CT when they are DICOM folders; one patient's."""
+    opts = case.dicom
+    pet = (
+        read_dicom(case.pet, "pet", series_uid=opts.pet_series, suv=opts.suv)
+        if case.pet.is_dir()
+        else None
+    )
+    ct = None
+    if case.ct is not None and case.ct.is_dir():
+        ct = read_dicom(case.ct, "ct", series_uid=opts.ct_series)
+        if pet is not None:
+            same_patient(pet, ct)
+    return pet, ct
+
+
 def predict_case(
     localizer,
     case: CaseInput,
@@ -799,10 +846,17 @@ def predict_case(
     cfg = localizer.preset.data
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    pet, warn = _load_pet(case.pet)
+    pet_dicom, ct_dicom = _read_dicom_images(case)
+    if pet_dicom is not None:
+        pet, warn = pet_dicom.volume, []
+    else:
+        pet, warn = _load_pet(case.pet)
     pet_grid = Grid(pet.shape, pet.affine, f"pet image {case.pet}")
     ct_grid = None
-    if case.ct is not None:  # the CT's header: it must overlap the PET
+    if ct_dicom is not None:
+        ct_grid = Grid(ct_dicom.volume.shape, ct_dicom.volume.affine, f"ct image {case.ct}")
+        check_overlap(pet_grid, ct_grid)
+    elif case.ct is not None:  # the CT's header: it must overlap the PET
         ct_img = _open_nifti(case.ct, "ct")
         ct_grid = Grid(ct_img.shape[:3], np.asarray(ct_img.affine), f"ct image {case.ct}")
         del ct_img
@@ -851,7 +905,9 @@ def predict_case(
     t1 = time.perf_counter()
     half = max(cfg.local.size * cfg.local.spacing, cfg.context.size * cfg.context.spacing) / 2.0
     ct = None
-    if case.ct is not None:
+    if ct_dicom is not None:  # already in memory: patches cut from it equal a crop's
+        ct = ct_dicom.volume
+    elif case.ct is not None:
         ct = _load_ct_crop(case.ct, centers, half + 2.0 * cfg.max_supersample)
     timing["ct_s"] = time.perf_counter() - t1
     # -- patches and the network, a batch of lesions at a time
@@ -871,6 +927,10 @@ def predict_case(
     # -- facts, sentences, outlines, the PET projections
     t4 = time.perf_counter()
     ont = localizer.ont
+    images = {
+        **(pet_dicom.columns("pet") if pet_dicom is not None else {}),
+        **(ct_dicom.columns("ct") if ct_dicom is not None else {}),
+    }
     results = []
     for i, (r, p) in enumerate(zip(records, preds, strict=True)):
         if i < len(mask_lesions):
@@ -885,7 +945,9 @@ def predict_case(
             outlines = {v: mip.outline_mask(v, ellipsoid=(r.center, r.size)) for v in views}
             number = str(i + 1)
         results.append(
-            LesionResult(number, p, facts, sentence(ont, p, facts), ct is None, outlines)
+            LesionResult(
+                number, p, facts, sentence(ont, p, facts), ct is None, outlines, dict(images)
+            )
         )
     pviews = mip.project(pet.data, pet.affine, views) if views else {}
     timing["facts_s"] = time.perf_counter() - t4
