@@ -329,20 +329,15 @@ def geometry(headers: Sequence[Any], files: Sequence[Path], where: str) -> Geome
 # -- pixels ---------------------------------------------------------------------------------
 
 
-def _pixels(path: Path, rows: int, columns: int, where: str) -> np.ndarray:
+def _pixels(ds: Any, path: Path, rows: int, columns: int, where: str) -> np.ndarray:
     """One slice's values after its own RescaleSlope and RescaleIntercept, as (column, row)."""
-    import pydicom
-
+    if int(ds.get("NumberOfFrames") or 1) > 1:
+        raise DataError(
+            f"{where}: {path.name} is a multi-frame (enhanced) image; anatloc reads series of "
+            "single-frame slices"
+        )
     try:
-        ds = pydicom.dcmread(path)
-        if int(ds.get("NumberOfFrames") or 1) > 1:
-            raise DataError(
-                f"{where}: {path.name} is a multi-frame (enhanced) image; anatloc reads "
-                "series of single-frame slices"
-            )
         arr = ds.pixel_array
-    except DataError:
-        raise
     except Exception as exc:  # a transfer syntax without a decoder, damaged pixel data
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DataError(f"{where}: cannot read the pixels of {path.name} ({text[:160]})") from None
@@ -355,14 +350,15 @@ def _pixels(path: Path, rows: int, columns: int, where: str) -> np.ndarray:
     return (arr.astype(np.float64) * slope + intercept).T
 
 
-def _read_headers(files: Sequence[Path], where: str) -> list[Any]:
+def _read_files(files: Sequence[Path], where: str) -> list[Any]:
+    """Every file of the series, parsed once (pixels decoded later, slice by slice)."""
     import pydicom
 
     out = []
     for p in files:
         try:
-            out.append(pydicom.dcmread(p, stop_before_pixels=True))
-        except Exception as exc:  # a file damaged after the scan
+            out.append(pydicom.dcmread(p))
+        except Exception as exc:  # a file damaged or removed after the scan
             raise DataError(f"{where}: cannot read {p.name} ({exc.__class__.__name__})") from None
     return out
 
@@ -371,13 +367,13 @@ def read_series(
     series: Series, kind: str, where: str, path: Path | None = None
 ) -> tuple[Volume, list[Any]]:
     """The series as a float32 volume (rescaled values) and its headers, sorted."""
-    headers = _read_headers(series.files, where)
-    geo = geometry(headers, series.files, where)
-    files = [series.files[i] for i in geo.order]
-    data = np.empty((geo.columns, geo.rows, len(files)), dtype=np.float32, order="F")
-    for k, file in enumerate(files):
-        data[:, :, k] = _pixels(file, geo.rows, geo.columns, where)
-    return make_volume(data, geo.affine, path, kind=kind), [headers[i] for i in geo.order]
+    datasets = _read_files(series.files, where)
+    geo = geometry(datasets, series.files, where)
+    data = np.empty((geo.columns, geo.rows, len(datasets)), dtype=np.float32, order="F")
+    for k, i in enumerate(geo.order):
+        data[:, :, k] = _pixels(datasets[i], series.files[i], geo.rows, geo.columns, where)
+        del datasets[i].PixelData  # its values are in ``data`` now: free both copies
+    return make_volume(data, geo.affine, path, kind=kind), [datasets[i] for i in geo.order]
 
 
 def read_dicom(
@@ -424,7 +420,7 @@ def nifti_bytes(volume: Volume, gz: bool) -> bytes:
     img.set_qform(volume.affine, code=1)
     img.header.set_xyzt_units("mm", "sec")
     raw = img.to_bytes()
-    return gzip.compress(raw, compresslevel=6, mtime=0) if gz else raw
+    return gzip.compress(raw, compresslevel=1, mtime=0) if gz else raw  # nibabel's level
 
 
 def convert(
