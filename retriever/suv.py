@@ -228,9 +228,10 @@ def _injection(
     if t is None:
         raise _missing(
             where,
-            "RadiopharmaceuticalStartDateTime (0018,1078) and RadiopharmaceuticalStartTime",
-            "(0018,1072)",
-            "; give the injection time with --injection-time HH:MM:SS",
+            "the injection time (RadiopharmaceuticalStartDateTime (0018,1078) or "
+            "RadiopharmaceuticalStartTime (0018,1072))",
+            "",
+            "; give it with --injection-time HH:MM:SS",
         )
     return t
 
