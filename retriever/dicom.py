@@ -271,7 +271,8 @@ def _spacing_along(d: np.ndarray, files: Sequence[Path], where: str) -> float:
         i = int(same[0])
         raise DataError(
             f"{where}: duplicate slices at {d[i]:.2f} mm along the normal ({files[i].name} and "
-            f"{files[i + 1].name}); give a folder with one copy of each slice"
+            f"{files[i + 1].name}); expected one copy of each slice (not a copied series, nor "
+            "the time frames of a dynamic PET)"
         )
     step = float(np.median(gaps))
     off = np.flatnonzero(np.abs(gaps - step) > _SPACING_TOL * step + 1e-3)

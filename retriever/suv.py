@@ -304,14 +304,20 @@ def _from_activity(
     dose = _dose(info, where, over)
     half = _half_life(info, where)
     reference = scan_start(headers)
-    if reference is None:
+    injection: dt.datetime | None = None
+    if correction == "ADMIN":  # corrected to the injection: its time is reported, not needed
+        if reference is not None:
+            try:
+                injection = _injection(first, info, reference, where, over)
+            except DataError:
+                injection = None
+        reference, decay = injection, 1.0
+    elif reference is None:
         raise _missing(
             where, "SeriesDate/SeriesTime", "(0008,0021)/(0008,0031)", " (the scan's start)"
         )
-    injection = _injection(first, info, reference, where, over)
-    if correction == "ADMIN":
-        reference, decay = injection, 1.0
     else:
+        injection = _injection(first, info, reference, where, over)
         elapsed = (reference - injection).total_seconds()
         if elapsed < 0:
             raise DataError(

@@ -191,3 +191,18 @@ def test_bad_dicom_inputs_give_one_line_and_write_nothing(model, tmp_path):
         assert r.exit_code == code, (name, line)
         assert words in line, (name, line)
         assert sorted(p for p in tmp_path.rglob("*")) == before, name
+
+
+def test_a_lesion_table_names_dicom_folders(case, dicom_case, model, tmp_path):
+    table = tmp_path / "lesions.csv"
+    study = dicom_case / "study"
+    table.write_text(
+        "case_id,pet,ct,mask,mask_label\n"
+        f"c,{study / 'pet'},{study / 'ct'},{case / 'lesions.nii.gz'},2\n"
+    )
+    r = run("predict", "--table", table, "--model", model, "--device", "cpu", "--json")
+    assert r.exit_code == 0, r.output
+    (p,) = json.loads(r.stdout)["predictions"]
+    assert p["mask_label"] == 2 and p["suv_units"] == "BQML" and p["ct_series_uid"]
+    r = run("predict", "--table", table, "--model", model, "--weight", "70")
+    assert r.exit_code == 2 and "with --table give each case" in one_error_line(r)

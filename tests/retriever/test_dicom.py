@@ -73,6 +73,9 @@ def test_injection_datetime_admin_and_already_suv(tmp_path):
     assert abs(read_dicom(f, "pet").suv.factor / _hand_factor(75.0, 350e6, 45.0) - 1) < 1e-3
     f, _ = _pet(tmp_path / "b", PetFields(decay_correction="ADMIN"))
     assert read_dicom(f, "pet").suv.factor == pytest.approx(75e3 / 350e6, rel=1e-6)
+    f, _ = _pet(tmp_path / "b2", PetFields(decay_correction="ADMIN", injection=None))
+    img = read_dicom(f, "pet")  # the injection time is not needed: no decay to apply
+    assert img.suv.factor == pytest.approx(75e3 / 350e6, rel=1e-6) and img.suv.injection is None
     f, held = _pet(tmp_path / "c", PetFields(units="GML"))
     img = read_dicom(f, "pet")
     assert img.suv.factor == 1.0 and img.suv.method == "already SUV"
