@@ -91,13 +91,15 @@ def dicom_options(
     weight: float | None,
     dose: float | None,
     injection_time: str | None,
+    rois: list[str] | None = None,
 ):
     """The DICOM options of the command line as the library's :class:`DicomOptions`."""
     from anatloc.retriever.dicom import DicomOptions
     from anatloc.retriever.suv import SuvOverrides, parse_clock
 
     clock = parse_clock(injection_time) if injection_time is not None else None
-    return DicomOptions(pet_series, ct_series, SuvOverrides(weight, dose, clock))
+    over = SuvOverrides(weight, dose, clock)
+    return DicomOptions(pet_series, ct_series, over, tuple(rois or ()))
 
 
 WeightOpt = Annotated[
@@ -199,7 +201,15 @@ def predict(
         typer.Option(
             "--lesions",
             help="Lesion mask (NIfTI): an instance mask, or a binary mask that is split into "
-            "connected components.",
+            "connected components; or a DICOM RTSTRUCT (each ROI one lesion).",
+            show_default=False,
+        ),
+    ] = None,
+    roi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--roi",
+            help="With an RTSTRUCT: the ROI to locate (repeat for several; default: all).",
             show_default=False,
         ),
     ] = None,
@@ -273,7 +283,7 @@ def predict(
     if out is not None:
         _check_writable(out, "--out")
     ont = load(ctx, ontology)
-    dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time)
+    dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time, roi)
     cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom)
     targets = (
         _mip_targets(mip, [c.case_id for c in cases], table is not None) if mip is not None else []

@@ -59,11 +59,14 @@ class DicomOptions:
     pet_series: str | None = None
     ct_series: str | None = None
     suv: SuvOverrides = field(default_factory=SuvOverrides)
+    #: the ROIs of an RTSTRUCT given as the lesions (``--roi``); () takes every ROI
+    rois: tuple[str, ...] = ()
 
     def given(self) -> list[str]:
         """The command-line names of the options set (for messages)."""
         named = {"--pet-series": self.pet_series, "--ct-series": self.ct_series}
-        return [n for n, v in named.items() if v] + [f"--{n}" for n in self.suv.names()]
+        out = [n for n, v in named.items() if v] + [f"--{n}" for n in self.suv.names()]
+        return out + (["--roi"] if self.rois else [])
 
 
 @dataclass
@@ -101,7 +104,7 @@ class DicomImage:
 # -- finding the series ---------------------------------------------------------------------
 
 
-def _is_dicom_file(path: Path) -> bool:
+def is_dicom_file(path: Path) -> bool:
     """A DICOM Part 10 file: the four bytes ``DICM`` after a 128-byte preamble."""
     try:
         with open(path, "rb") as fh:
@@ -112,12 +115,12 @@ def _is_dicom_file(path: Path) -> bool:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_dicom_file(p))
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_dicom_file(p))
 
 
 def has_dicom(folder: str | os.PathLike) -> bool:
     """Whether the folder holds at least one DICOM file (looked for without reading all)."""
-    return any(p.is_file() and _is_dicom_file(p) for p in Path(folder).rglob("*"))
+    return any(p.is_file() and is_dicom_file(p) for p in Path(folder).rglob("*"))
 
 
 def check_folder(path: str | os.PathLike, kind: str) -> Path:

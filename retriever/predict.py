@@ -55,7 +55,14 @@ import numpy as np
 
 from anatloc.ontology.errors import DataError
 
-from .dicom import DicomImage, DicomOptions, check_folder, read_dicom, same_patient
+from .dicom import (
+    DicomImage,
+    DicomOptions,
+    check_folder,
+    is_dicom_file,
+    read_dicom,
+    same_patient,
+)
 from .nifti import (
     Grid,
     Volume,
@@ -171,6 +178,8 @@ class CaseInput:
         opts = dicom or DicomOptions()
         _check_dicom_options(opts, pet_p, ct_p)
         cid = case_id or case_id_for(pet_p)
+        if opts.rois and (lesions is None or not is_dicom_file(Path(lesions))):
+            raise UsageError("--roi picks ROIs of a DICOM RTSTRUCT given with --lesions")
         if lesions is not None:
             return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"), dicom=opts)
         return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p), dicom=opts)
@@ -186,7 +195,7 @@ def _check_dicom_options(opts: DicomOptions, pet: Path, ct: Path | None) -> None
     """The DICOM options apply to DICOM folders only: refused for a NIfTI file."""
     from anatloc.ontology.errors import UsageError
 
-    pet_opts = [n for n in opts.given() if n != "--ct-series"]
+    pet_opts = [n for n in opts.given() if n not in ("--ct-series", "--roi")]
     if pet_opts and not pet.is_dir():
         raise UsageError(
             f"{', '.join(pet_opts)} appl{'y' if len(pet_opts) > 1 else 'ies'} to a PET given as "
@@ -691,7 +700,9 @@ def _load_ct_crop(path: Path, centers: np.ndarray, half_mm: float) -> Volume:
     return vol
 
 
-def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> list[LesionRecord]:
+def _records_for_mask(
+    case: CaseInput, lesions: list[MaskLesion], mode: str, names: dict[int, str] | None = None
+) -> list[LesionRecord]:
     recs = []
     for les in lesions:
         pts = les.points()
@@ -707,6 +718,8 @@ def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> 
             "mask_label": str(les.label) if mode == "instance" else "",
             "component": str(les.label) if mode == "components" else "",
         }
+        if names:  # an RTSTRUCT's ROI: its name
+            row["roi_name"] = names.get(les.label, "")
         row.update({k: f"{v:.1f}" for k, v in zip(CENTER, c, strict=True)})
         row.update({k: f"{v:.1f}" for k, v in zip(SIZE, ext, strict=True)})
         recs.append(
@@ -825,6 +838,28 @@ def _read_dicom_images(case: CaseInput) -> tuple[DicomImage | None, DicomImage |
     return pet, ct
 
 
+def _rtstruct_lesions(
+    mask: Path,
+    rois: Sequence[str],
+    pet: Volume,
+    labels: Sequence[int] | None,
+    pet_dicom: DicomImage | None,
+    ct_dicom: DicomImage | None,
+) -> tuple[list[MaskLesion], dict[int, str]]:
+    """The ROIs of the case's RTSTRUCT as mask lesions on the PET grid (label: ROI number),
+    and their names; the structure set must reference the PET or CT series given."""
+    from .rtstruct import check_reference, read_rtstruct, roi_masks
+
+    ds = read_rtstruct(mask)
+    given = {
+        k: img.series.uid for k, img in (("pet", pet_dicom), ("ct", ct_dicom)) if img is not None
+    }
+    check_reference(ds, mask, given)
+    found = roi_masks(ds, mask, pet, names=rois, numbers=labels)
+    lesions = [MaskLesion(r.number, r.start, r.sub, pet.affine) for r in found]
+    return lesions, {r.number: r.name for r in found}
+
+
 def predict_case(
     localizer,
     case: CaseInput,
@@ -866,16 +901,23 @@ def predict_case(
     mode = ""
     box_recs = [r for r in case.records if r.mask_label is None]
     mask_recs = [r for r in case.records if r.mask_label is not None]
+    roi_names: dict[int, str] = {}
     if case.mask is not None and (mask_recs or not case.records):
-        m_img = _open_nifti(case.mask, "mask")
-        check_mask_grid(
-            Grid(m_img.shape[:3], np.asarray(m_img.affine), f"mask image {case.mask}"),
-            pet_grid,
-            ct_grid,
-        )
-        del m_img
         labels = [r.mask_label for r in mask_recs] if mask_recs else None
-        mask_lesions, mode = read_mask(case.mask, labels)
+        if is_dicom_file(case.mask):  # an RTSTRUCT, rasterised on the PET grid
+            mask_lesions, roi_names = _rtstruct_lesions(
+                case.mask, case.dicom.rois, pet, labels, pet_dicom, ct_dicom
+            )
+            mode = "instance"
+        else:
+            m_img = _open_nifti(case.mask, "mask")
+            check_mask_grid(
+                Grid(m_img.shape[:3], np.asarray(m_img.affine), f"mask image {case.mask}"),
+                pet_grid,
+                ct_grid,
+            )
+            del m_img
+            mask_lesions, mode = read_mask(case.mask, labels)
         if mask_recs:
             have = {les.label for les in mask_lesions}
             for r in mask_recs:
@@ -887,7 +929,7 @@ def predict_case(
             by_label = {les.label: les for les in mask_lesions}
             mask_lesions = [by_label[r.mask_label] for r in mask_recs]  # type: ignore[index]
         else:
-            mask_recs = _records_for_mask(case, mask_lesions, mode)
+            mask_recs = _records_for_mask(case, mask_lesions, mode, roi_names)
     records = mask_recs + box_recs
     if not records:
         raise DataError(f"case {case.case_id}: no lesions to predict")

@@ -206,3 +206,43 @@ def test_a_lesion_table_names_dicom_folders(case, dicom_case, model, tmp_path):
     assert p["mask_label"] == 2 and p["suv_units"] == "BQML" and p["ct_series_uid"]
     r = run("predict", "--table", table, "--model", model, "--weight", "70")
     assert r.exit_code == 2 and "with --table give each case" in one_error_line(r)
+
+
+def test_rtstruct_lesions_give_the_predictions_of_the_mask(case, dicom_case, model, tmp_path):
+    from tests.retriever.dicomsynth import voxel_squares, write_rtstruct
+
+    study = dicom_case / "study"
+    pet_uid = next(s.uid for s in scan_folder(study) if s.modality == "PT")
+    mask = nib.load(case / "lesions.nii.gz")
+    ids = np.asanyarray(mask.dataobj).astype(int)
+    rois = {n: (f"lesion {n}", voxel_squares(ids, mask.affine, n)) for n in range(1, 5)}
+    rs = tmp_path / "rs.dcm"
+    write_rtstruct(rs, rois, series_uid=pet_uid)
+    a = _predict(model, tmp_path / "mask.csv", study, study, case / "lesions.nii.gz")
+    b = _predict(model, tmp_path / "rs.csv", study, study, rs)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    x = list(csv.DictReader(io.StringIO((tmp_path / "mask.csv").read_text())))
+    y = list(csv.DictReader(io.StringIO((tmp_path / "rs.csv").read_text())))
+    assert [r["roi_name"] for r in y] == [f"lesion {n}" for n in range(1, 5)]
+    for u, v in zip(x, y, strict=True):
+        for k in ("lesion_id", "mask_label", "location", "top3", "suv_max", "volume_ml"):
+            assert u[k] == v[k], k
+        assert float(u["score"]) == pytest.approx(float(v["score"]), abs=1e-4)
+    r = run("predict", "--pet", study, "--lesions", rs, "--roi", "lesion 3", "--json",
+            "--model", model)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert [p["roi_name"] for p in json.loads(r.stdout)["predictions"]] == ["lesion 3"]
+    other = tmp_path / "other.dcm"
+    write_rtstruct(other, rois, series_uid="1.2.3.4")
+    out = tmp_path / "none.csv"
+    r = _predict(model, out, study, study, other)
+    assert r.exit_code == 3 and "the RTSTRUCT references series 1.2.3.4" in one_error_line(r)
+    table = tmp_path / "rs.csv.table"
+    table.write_text(f"case_id,pet,ct,mask,mask_label\nc,{study},{study},{rs},2\n")
+    r = run("predict", "--table", table, "--json", "--model", model)
+    assert r.exit_code == 0, r.output
+    (p,) = json.loads(r.stdout)["predictions"]
+    assert p["mask_label"] == 2 and p["location"] == y[1]["location"]
+    r = _predict(model, out, study, study, case / "lesions.nii.gz", "--roi", "lesion 1")
+    assert r.exit_code == 2 and "--roi picks ROIs of a DICOM RTSTRUCT" in one_error_line(r)
+    assert not out.exists()

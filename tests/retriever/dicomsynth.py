@@ -172,3 +172,68 @@ def write_series(
                 ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
             ds.save_as(folder / f"IM{n:05d}", enforce_file_format=True)
     return held
+
+
+def voxel_squares(mask: np.ndarray, affine: np.ndarray, label: int) -> list[np.ndarray]:
+    """One closed square (4 corners, LPS mm) per voxel of ``label``: contours that cover
+    exactly the lesion's voxels on the mask's own slices."""
+    corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
+    out = []
+    for i, j, k in np.argwhere(mask == label):
+        ijk = np.column_stack([corners + np.array([i, j]), np.full(4, k), np.ones(4)])
+        out.append((ijk @ affine.T)[:, :3] @ LPS.T)
+    return out
+
+
+def write_rtstruct(
+    path: Path,
+    rois: dict[int, tuple[str, list[np.ndarray]]],
+    *,
+    series_uid: str = "",
+    modality: str = "RTSTRUCT",
+) -> None:
+    """An RT Structure Set: ROI number → (name, closed planar contours in LPS mm), drawn on
+    the series ``series_uid``."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = RTStructureSetStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.PatientID = "P001"
+    ds.SeriesInstanceUID = generate_uid()
+    frame = generate_uid()
+    series = Dataset()
+    series.SeriesInstanceUID = series_uid
+    study = Dataset()
+    study.RTReferencedSeriesSequence = Sequence([series])
+    ref = Dataset()
+    ref.FrameOfReferenceUID = frame
+    ref.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([ref])
+    ds.StructureSetROISequence = Sequence()
+    ds.ROIContourSequence = Sequence()
+    for number, (name, contours) in rois.items():
+        roi = Dataset()
+        roi.ROINumber = number
+        roi.ROIName = name
+        roi.ReferencedFrameOfReferenceUID = frame
+        ds.StructureSetROISequence.append(roi)
+        item = Dataset()
+        item.ReferencedROINumber = number
+        item.ContourSequence = Sequence()
+        for c in contours:
+            contour = Dataset()
+            contour.ContourGeometricType = "CLOSED_PLANAR"
+            contour.NumberOfContourPoints = len(c)
+            contour.ContourData = [f"{v:.4f}" for v in np.asarray(c).ravel()]
+            item.ContourSequence.append(contour)
+        ds.ROIContourSequence.append(item)
+    ds.save_as(path, enforce_file_format=True)
