@@ -14,7 +14,9 @@ a single non-zero value, as autoPET ships it — split into connected components
 world mm, RAS), or as rows of a **lesion table** (:func:`cases_from_table`, many cases).
 
 Everything happens in world space (RAS mm, from each NIfTI's affine), so images on different
-grids and in any orientation work together.  Memory stays small for large images:
+grids and in any orientation work together.  The PET and the CT may also be folders of DICOM
+files (:mod:`.dicom`: the PET is converted to SUV from its headers, the CT is read whole) and
+the lesions a DICOM RTSTRUCT (:mod:`.rtstruct`: each ROI rasterised on the PET grid).  Memory stays small for large images:
 
 * the mask is read once in its stored integer type; each lesion keeps only its bounding box,
   and its patches are cut from a float32 crop of that box (the other lesions are not in it,
