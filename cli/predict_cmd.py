@@ -201,7 +201,8 @@ def predict(
         typer.Option(
             "--lesions",
             help="Lesion mask (NIfTI): an instance mask, or a binary mask that is split into "
-            "connected components; or a DICOM RTSTRUCT (each ROI one lesion).",
+            "connected components; or a DICOM SEG (each segment one lesion) or RTSTRUCT (each "
+            "ROI one lesion).",
             show_default=False,
         ),
     ] = None,
@@ -209,7 +210,8 @@ def predict(
         list[str] | None,
         typer.Option(
             "--roi",
-            help="With an RTSTRUCT: the ROI to locate (repeat for several; default: all).",
+            help="With a SEG or RTSTRUCT: the segment label or ROI name to locate (repeat for "
+            "several; default: all).",
             show_default=False,
         ),
     ] = None,

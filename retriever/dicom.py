@@ -454,3 +454,14 @@ def convert(
     img = read_dicom(folder, kind, series_uid=series_uid, suv=suv, to_suv=to_suv)
     atomic_write(target, nifti_bytes(img.volume, gz=name.endswith(".gz")))
     return img
+
+
+def dicom_modality(path: str | os.PathLike) -> str:
+    """A DICOM file's Modality (upper case; '' when it has none or cannot be read)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
+    except Exception:  # the reader that follows says what is wrong with the file
+        return ""
+    return str(ds.get("Modality", "") or "").strip().upper()

@@ -16,7 +16,8 @@ world mm, RAS), or as rows of a **lesion table** (:func:`cases_from_table`, many
 Everything happens in world space (RAS mm, from each NIfTI's affine), so images on different
 grids and in any orientation work together.  The PET and the CT may also be folders of DICOM
 files (:mod:`.dicom`: the PET is converted to SUV from its headers, the CT is read whole) and
-the lesions a DICOM RTSTRUCT (:mod:`.rtstruct`: each ROI rasterised on the PET grid).  Memory stays small for large images:
+the lesions a DICOM SEG (:mod:`.seg`: each segment a lesion) or RTSTRUCT (:mod:`.rtstruct`:
+each ROI rasterised on the PET grid).  Memory stays small for large images:
 
 * the mask is read once in its stored integer type; each lesion keeps only its bounding box,
   and its patches are cut from a float32 crop of that box (the other lesions are not in it,
@@ -61,6 +62,7 @@ from .dicom import (
     DicomImage,
     DicomOptions,
     check_folder,
+    dicom_modality,
     is_dicom_file,
     read_dicom,
     same_patient,
@@ -181,7 +183,9 @@ class CaseInput:
         _check_dicom_options(opts, pet_p, ct_p)
         cid = case_id or case_id_for(pet_p)
         if opts.rois and (lesions is None or not is_dicom_file(Path(lesions))):
-            raise UsageError("--roi picks ROIs of a DICOM RTSTRUCT given with --lesions")
+            raise UsageError(
+                "--roi picks segments or ROIs of a DICOM SEG or RTSTRUCT given with --lesions"
+            )
         if lesions is not None:
             return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"), dicom=opts)
         return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p), dicom=opts)
@@ -396,17 +400,21 @@ def _find_objects(lab_arr: np.ndarray, wanted: Sequence[int]) -> dict[int, tuple
     return {int(lab): objs[i] for i, lab in enumerate(ids) if objs[i]}
 
 
-def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[MaskLesion], str]:
+def read_mask(
+    path: Path, labels: Sequence[int] | None = None, img=None
+) -> tuple[list[MaskLesion], str]:
     """The lesions of a mask and how it was read ("instance" or "components").
 
     ``labels`` (from a lesion table): exactly these instance ids.  ``None``: every lesion —
     a mask with a single distinct non-zero value is binary and is split into connected
     components (26-connectivity), numbered head to toe; otherwise each id is a lesion.
+    ``img``: the mask already in memory (a DICOM SEG's label volume); ``path`` names it.
     """
     from scipy import ndimage
 
-    img = _open_nifti(path, "mask")
-    check_gzip_stream(path, "mask")  # a mask compresses well: checking its stream is cheap
+    if img is None:
+        img = _open_nifti(path, "mask")
+        check_gzip_stream(path, "mask")  # a mask compresses well: checking it is cheap
     full = tuple(slice(0, n) for n in img.shape[:3])
     data = _read_block(img, full, path, "mask")  # stored type: no float32 copy of a mask
     affine = np.asarray(img.affine, dtype=np.float64)
@@ -703,7 +711,11 @@ def _load_ct_crop(path: Path, centers: np.ndarray, half_mm: float) -> Volume:
 
 
 def _records_for_mask(
-    case: CaseInput, lesions: list[MaskLesion], mode: str, names: dict[int, str] | None = None
+    case: CaseInput,
+    lesions: list[MaskLesion],
+    mode: str,
+    names: dict[int, str] | None = None,
+    name_column: str = "",
 ) -> list[LesionRecord]:
     recs = []
     for les in lesions:
@@ -720,8 +732,8 @@ def _records_for_mask(
             "mask_label": str(les.label) if mode == "instance" else "",
             "component": str(les.label) if mode == "components" else "",
         }
-        if names:  # an RTSTRUCT's ROI: its name
-            row["roi_name"] = names.get(les.label, "")
+        if names:  # an RTSTRUCT's ROI name, a SEG's segment label
+            row[name_column] = names.get(les.label, "")
         row.update({k: f"{v:.1f}" for k, v in zip(CENTER, c, strict=True)})
         row.update({k: f"{v:.1f}" for k, v in zip(SIZE, ext, strict=True)})
         recs.append(
@@ -845,21 +857,47 @@ def _rtstruct_lesions(
     rois: Sequence[str],
     pet: Volume,
     labels: Sequence[int] | None,
-    pet_dicom: DicomImage | None,
-    ct_dicom: DicomImage | None,
+    given: dict[str, str],
 ) -> tuple[list[MaskLesion], dict[int, str]]:
     """The ROIs of the case's RTSTRUCT as mask lesions on the PET grid (label: ROI number),
     and their names; the structure set must reference the PET or CT series given."""
-    from .rtstruct import check_reference, read_rtstruct, roi_masks
+    from .rtstruct import check_reference, read_rtstruct, referenced_series, roi_masks
 
     ds = read_rtstruct(mask)
-    given = {
-        k: img.series.uid for k, img in (("pet", pet_dicom), ("ct", ct_dicom)) if img is not None
-    }
-    check_reference(ds, mask, given)
+    check_reference(referenced_series(ds), mask, given, "RTSTRUCT")
     found = roi_masks(ds, mask, pet, names=rois, numbers=labels)
     lesions = [MaskLesion(r.number, r.start, r.sub, pet.affine) for r in found]
     return lesions, {r.number: r.name for r in found}
+
+
+def _seg_lesions(
+    mask: Path,
+    names: Sequence[str],
+    labels: Sequence[int] | None,
+    given: dict[str, str],
+    pet_grid: Grid,
+    ct_grid: Grid | None,
+) -> tuple[list[MaskLesion], dict[int, str]]:
+    """The segments of a DICOM SEG as mask lesions (label: segment number) and their labels;
+    the SEG must reference the PET or CT series given; ``names`` (``--roi``) picks segments
+    by label."""
+    from anatloc.ontology.errors import UsageError
+
+    from .rtstruct import check_reference
+    from .seg import read_seg
+
+    img, seg_labels, refs = read_seg(mask)
+    check_reference(refs, mask, given, "SEG")
+    check_mask_grid(Grid(img.shape[:3], np.asarray(img.affine), f"mask {mask}"), pet_grid, ct_grid)
+    wanted = list(labels) if labels is not None else sorted(seg_labels)
+    if names:
+        unknown = [n for n in names if n not in seg_labels.values()]
+        if unknown:
+            have = ", ".join(repr(v) for v in seg_labels.values())
+            raise UsageError(f"--roi {unknown[0]!r}: no such segment in {mask} (it has {have})")
+        wanted = [n for n in wanted if seg_labels.get(n) in names]
+    lesions, _ = read_mask(mask, wanted, img=img)
+    return lesions, seg_labels
 
 
 def predict_case(
@@ -904,13 +942,24 @@ def predict_case(
     box_recs = [r for r in case.records if r.mask_label is None]
     mask_recs = [r for r in case.records if r.mask_label is not None]
     roi_names: dict[int, str] = {}
+    name_column = ""
     if case.mask is not None and (mask_recs or not case.records):
         labels = [r.mask_label for r in mask_recs] if mask_recs else None
-        if is_dicom_file(case.mask):  # an RTSTRUCT, rasterised on the PET grid
-            mask_lesions, roi_names = _rtstruct_lesions(
-                case.mask, case.dicom.rois, pet, labels, pet_dicom, ct_dicom
+        given = {
+            k: img.series.uid
+            for k, img in (("pet", pet_dicom), ("ct", ct_dicom))
+            if img is not None
+        }
+        if is_dicom_file(case.mask) and dicom_modality(case.mask) == "SEG":
+            mask_lesions, roi_names = _seg_lesions(
+                case.mask, case.dicom.rois, labels, given, pet_grid, ct_grid
             )
-            mode = "instance"
+            mode, name_column = "instance", "segment_label"
+        elif is_dicom_file(case.mask):  # an RTSTRUCT, rasterised on the PET grid
+            mask_lesions, roi_names = _rtstruct_lesions(
+                case.mask, case.dicom.rois, pet, labels, given
+            )
+            mode, name_column = "instance", "roi_name"
         else:
             m_img = _open_nifti(case.mask, "mask")
             check_mask_grid(
@@ -931,7 +980,7 @@ def predict_case(
             by_label = {les.label: les for les in mask_lesions}
             mask_lesions = [by_label[r.mask_label] for r in mask_recs]  # type: ignore[index]
         else:
-            mask_recs = _records_for_mask(case, mask_lesions, mode, roi_names)
+            mask_recs = _records_for_mask(case, mask_lesions, mode, roi_names, name_column)
     records = mask_recs + box_recs
     if not records:
         raise DataError(f"case {case.case_id}: no lesions to predict")

@@ -53,10 +53,9 @@ def read_rtstruct(path: str | os.PathLike) -> Any:
         raise DataError(f"mask {p}: not a readable DICOM file ({exc.__class__.__name__})") from None
     modality = str(ds.get("Modality", "") or "").upper()
     if modality != "RTSTRUCT":
-        what = "a DICOM SEG, which anatloc does not read yet" if modality == "SEG" else modality
         raise DataError(
-            f"mask {p} is {what or 'a DICOM object without Modality'}; --lesions takes a NIfTI "
-            "mask or a DICOM RTSTRUCT"
+            f"mask {p} is a DICOM {modality or 'object without Modality'}; --lesions takes a "
+            "NIfTI mask, a DICOM SEG or a DICOM RTSTRUCT"
         )
     return ds
 
@@ -73,16 +72,15 @@ def referenced_series(ds: Any) -> set[str]:
     return out
 
 
-def check_reference(ds: Any, path: Path, given: dict[str, str]) -> None:
-    """Refuse a structure set drawn on none of the series given (``kind`` → UID); nothing is
-    checked when the images are NIfTI (no UID) or the RTSTRUCT names no series."""
-    refs = referenced_series(ds)
+def check_reference(refs: set[str], path: Path, given: dict[str, str], what: str) -> None:
+    """Refuse lesions (``what``: RTSTRUCT, SEG) drawn on none of the series given (``kind`` →
+    UID); nothing is checked when the images are NIfTI (no UID) or no series is named."""
     if not refs or not given or refs & set(given.values()):
         return
     shown = ", ".join(f"the {k} {u}" for k, u in given.items())
     raise DataError(
-        f"mask {path}: the RTSTRUCT references series {', '.join(sorted(refs))}, not {shown}; "
-        "give the structure set drawn on these images"
+        f"mask {path}: the {what} references series {', '.join(sorted(refs))}, not {shown}; "
+        f"give the {what} drawn on these images"
     )
 
 

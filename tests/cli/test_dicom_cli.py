@@ -244,5 +244,36 @@ def test_rtstruct_lesions_give_the_predictions_of_the_mask(case, dicom_case, mod
     (p,) = json.loads(r.stdout)["predictions"]
     assert p["mask_label"] == 2 and p["location"] == y[1]["location"]
     r = _predict(model, out, study, study, case / "lesions.nii.gz", "--roi", "lesion 1")
-    assert r.exit_code == 2 and "--roi picks ROIs of a DICOM RTSTRUCT" in one_error_line(r)
+    assert r.exit_code == 2 and "--roi picks segments or ROIs" in one_error_line(r)
+    assert not out.exists()
+
+
+def test_seg_lesions_give_the_predictions_of_the_mask(case, dicom_case, model, tmp_path):
+    from tests.retriever.dicomsynth import write_seg
+
+    study = dicom_case / "study"
+    mask = nib.load(case / "lesions.nii.gz")
+    ids = np.asanyarray(mask.dataobj).astype(int)
+    labels = {n: f"lesion {n}" for n in range(1, 5)}
+    seg = tmp_path / "seg.dcm"
+    write_seg(seg, study / "pet", ids, mask.affine, labels)
+    a = _predict(model, tmp_path / "mask.csv", study, study, case / "lesions.nii.gz")
+    b = _predict(model, tmp_path / "seg.csv", study, study, seg)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    x = list(csv.DictReader(io.StringIO((tmp_path / "mask.csv").read_text())))
+    y = list(csv.DictReader(io.StringIO((tmp_path / "seg.csv").read_text())))
+    assert [r["segment_label"] for r in y] == list(labels.values())
+    for u, v in zip(x, y, strict=True):
+        for k in ("lesion_id", "mask_label", "location", "top3", "suv_max", "volume_ml"):
+            assert u[k] == v[k], k
+    r = run("predict", "--pet", study, "--lesions", seg, "--roi", "lesion 2", "--json",
+            "--model", model)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (p,) = json.loads(r.stdout)["predictions"]
+    assert p["segment_label"] == "lesion 2" and p["mask_label"] == 2
+    other = tmp_path / "other.dcm"
+    write_seg(other, study / "pet", ids, mask.affine, labels, referenced_series="1.2.3.4")
+    out = tmp_path / "none.csv"
+    r = _predict(model, out, study, study, other)
+    assert r.exit_code == 3 and "the SEG references series 1.2.3.4" in one_error_line(r)
     assert not out.exists()

@@ -144,6 +144,14 @@ def write_series(
             ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
             ds.PatientID = patient
             ds.PatientName = f"Phantom^{patient}"
+            ds.PatientBirthDate = ""
+            ds.PatientSex = "O"
+            ds.StudyDate = "20240305"
+            ds.StudyTime = "090000"
+            ds.StudyID = "1"
+            ds.AccessionNumber = ""
+            ds.ReferringPhysicianName = ""
+            ds.SeriesNumber = 1 if modality == "PT" else 2
             ds.Modality = modality
             ds.StudyInstanceUID = study
             ds.SeriesInstanceUID = uid
@@ -237,3 +245,56 @@ def write_rtstruct(
             item.ContourSequence.append(contour)
         ds.ROIContourSequence.append(item)
     ds.save_as(path, enforce_file_format=True)
+
+
+def write_seg(
+    path: Path,
+    series: Path,
+    mask: np.ndarray,
+    affine: np.ndarray,
+    labels: dict[int, str],
+    *,
+    referenced_series: str | None = None,
+) -> None:
+    """A DICOM SEG (highdicom) of the instance ``mask`` (world RAS ``affine``, the grid of the
+    series in the folder ``series``): segment ``n`` holds the voxels of id ``n``.
+    ``referenced_series`` replaces the series UID it references (a SEG of other images)."""
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(p) for p in sorted(series.iterdir())]
+    inv = np.linalg.inv(affine)
+    frames = []
+    for ds in sources:
+        ras = LPS @ np.array([float(v) for v in ds.ImagePositionPatient])
+        k = round(float((inv[:3, :3] @ ras + inv[:3, 3])[2]))
+        planes = [(mask[:, :, k] == n).T for n in labels]  # (rows, columns) each
+        frames.append(np.stack(planes, axis=-1))
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=i + 1,
+            segment_label=labels[n],
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Lesion,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+        for i, n in enumerate(labels)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=np.stack(frames).astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=100,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="anatloc tests",
+        manufacturer_model_name="synthetic",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    if referenced_series is not None:
+        seg.ReferencedSeriesSequence[0].SeriesInstanceUID = referenced_series
+    seg.save_as(path)

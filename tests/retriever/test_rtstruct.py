@@ -74,7 +74,9 @@ def test_a_ring_has_a_hole_and_a_coarser_pet_takes_the_nearest_plane(tmp_path):
 def test_other_objects_are_refused(tmp_path):
     path = tmp_path / "seg.dcm"
     write_rtstruct(path, {}, modality="SEG")
-    with pytest.raises(DataError, match="is a DICOM SEG, which anatloc does not read yet"):
+    with pytest.raises(
+        DataError, match="is a DICOM SEG; --lesions takes a NIfTI mask, a DICOM SEG"
+    ):
         read_rtstruct(path)
     path = tmp_path / "empty.dcm"
     write_rtstruct(path, {})
