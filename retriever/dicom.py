@@ -43,7 +43,6 @@ _SCAN_TAGS = (
     "SeriesInstanceUID",
     "SeriesDescription",
     "ImageType",
-    "NumberOfFrames",
 )
 #: positions closer than this (mm) along the normal are one place: a duplicate slice
 _SAME_MM = 1e-3
@@ -141,9 +140,9 @@ def _patient(ds: Any) -> str:
 
 
 def scan_folder(folder: str | os.PathLike, kind: str = "image") -> list[Series]:
-    """The image series of a folder (recursively), in the order of their UIDs.  Files that
-    are not DICOM, and DICOM objects without pixels in a plane (reports, localizers) are
-    skipped; several patients are refused."""
+    """The series of a folder (recursively), in the order of their UIDs.  Files that are not
+    DICOM and CT localizers are skipped; other objects (reports, structure sets) are grouped
+    too but are never chosen as a PET or CT.  Several patients are refused."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
