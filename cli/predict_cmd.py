@@ -266,6 +266,15 @@ def predict(
             "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
         ),
     ] = None,
+    sr: Annotated[
+        Path | None,
+        typer.Option(
+            "--sr",
+            help="Write a DICOM Structured Report (TID 1500) of the lesions, their locations "
+            "as SNOMED CT and anatloc codes, SUVmax, SUVmean and volume; DICOM PET only.",
+            show_default=False,
+        ),
+    ] = None,
     allow_ontology_change: Annotated[
         bool,
         typer.Option(
@@ -280,13 +289,23 @@ def predict(
 ) -> None:
     """Name the location of every lesion of a PET/CT in report words, with the lesion's
     SUVmax, SUVmean, volume, diameter and a report sentence."""
+    from anatloc.ontology.errors import UsageError
     from anatloc.retriever.predict import model_path
 
     if out is not None:
         _check_writable(out, "--out")
+    if sr is not None:
+        if table is not None:
+            raise UsageError("--sr writes the report of one case; give --pet, not --table")
+        _check_writable(sr, "--sr")
     ont = load(ctx, ontology)
     dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time, roi)
     cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom)
+    plan = None
+    if sr is not None:
+        from anatloc.retriever.sr import plan_sr
+
+        plan = plan_sr(cases[0])  # before the model loads: a bad reference stops here
     targets = (
         _mip_targets(mip, [c.case_id for c in cases], table is not None) if mip is not None else []
     )
@@ -357,6 +376,11 @@ def predict(
 
     from anatloc.ontology.fileio import atomic_write
 
+    sr_data = None
+    if sr is not None and plan is not None:  # made before anything is written
+        from anatloc.retriever.sr import sr_bytes
+
+        sr_data = sr_bytes(plan, results[0], ont, model_name=path.name)
     if out is not None:
         atomic_write(out, csv_text(results))
     if pngs:
@@ -376,6 +400,9 @@ def predict(
         typer.echo(f"wrote {out}", err=True)
     for p in pngs:
         typer.echo(f"wrote {p}", err=True)
+    if sr is not None and sr_data is not None:
+        atomic_write(sr, sr_data)
+        typer.echo(f"wrote {sr}", err=True)
     if as_json:
         print_json(json_data(results))
     elif out is None:
