@@ -2,7 +2,7 @@
 
 ``anatloc predict --pet DICOM_DIR … --sr OUT.dcm`` writes one Comprehensive 3D SR for the case.
 It references the PET series (every instance is listed as evidence) and, when the lesions came
-from a DICOM SEG, the SEG.  Each lesion is one measurement group (TID 1411, volumetric ROI):
+from a DICOM SEG, the SEG (and the CT series, when the SEG was drawn on the CT).  Each lesion is one measurement group (TID 1411, volumetric ROI):
 
 * the tracking identifier ``lesion N`` (with the segment label or ROI name when there is one)
   and a new UID;
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class SrPlan:
     pet_files: list[Path]
     pet_series_uid: str
     ct_series_uid: str | None = None
+    ct_files: list[Path] = field(default_factory=list)
     seg_path: Path | None = None
     seg_series: tuple[str, ...] = ()  # the series the SEG references (given with --pet/--ct)
 
@@ -70,10 +71,11 @@ def plan_sr(case: Any) -> SrPlan:
         )
     check_folder(pet, "PET")
     pet_series = _series_uid(pet, "PET", case.dicom.pet_series, "--pet-series")
-    ct_uid = None
+    ct_uid, ct_files = None, []
     if case.ct is not None and Path(case.ct).is_dir():
-        ct_uid = _series_uid(Path(case.ct), "CT", case.dicom.ct_series, "--ct-series").uid
-    plan = SrPlan(sorted(pet_series.files), pet_series.uid, ct_uid)
+        ct_series = _series_uid(Path(case.ct), "CT", case.dicom.ct_series, "--ct-series")
+        ct_uid, ct_files = ct_series.uid, sorted(ct_series.files)
+    plan = SrPlan(sorted(pet_series.files), pet_series.uid, ct_uid, ct_files)
     mask = Path(case.mask) if case.mask is not None else None
     if mask is not None and mask.is_file() and dicom_modality(mask) == "SEG":
         import pydicom
@@ -179,6 +181,8 @@ def sr_dataset(plan: SrPlan, result: Any, ont: Any, *, model_name: str = "") -> 
     seg = pydicom.dcmread(plan.seg_path, stop_before_pixels=True) if plan.seg_path else None
     if seg is not None:
         evidence.append(seg)
+        if plan.pet_series_uid not in plan.seg_series:  # drawn on the CT: it is evidence too
+            evidence += [pydicom.dcmread(p, stop_before_pixels=True) for p in plan.ct_files]
     version = _version()
     algorithm = hd.sr.AlgorithmIdentification(
         name="anatloc", version=version + (f" ({model_name})" if model_name else "")

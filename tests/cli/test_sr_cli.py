@@ -78,6 +78,9 @@ def seg_case(case, dicom_case, tmp_path_factory):
     write_seg(out / "seg.dcm", dicom_case / "study" / "pet", ids, mask.affine, labels)
     write_seg(out / "other.dcm", dicom_case / "study" / "pet", ids, mask.affine, labels,
               referenced_series="1.2.3.4")  # fmt: skip
+    ct_uid = next(s.uid for s in scan_folder(dicom_case / "study") if s.modality == "CT")
+    write_seg(out / "on-ct.dcm", dicom_case / "study" / "pet", ids, mask.affine, labels,
+              referenced_series=ct_uid)  # fmt: skip
     return out
 
 
@@ -158,6 +161,19 @@ def test_sr_with_a_seg_references_its_segments(seg_case, dicom_case, model, tmp_
     numbers = [g.referenced_segment.referenced_segment_numbers[0] for g in groups]
     assert numbers == [1, 2, 3, 4]
     assert groups[0].tracking_identifier == "lesion 1 (lesion 1)"
+    # a SEG that names the CT as its source: the CT series is evidence too
+    r = _predict_sr(model, dicom_case / "study", seg_case / "on-ct.dcm", sr)
+    assert r.exit_code == 0, r.output
+    ds, groups = _groups(sr)
+    found = {s.uid: s.modality for s in scan_folder(dicom_case / "study")}
+    series = {
+        s.SeriesInstanceUID
+        for study in ds.CurrentRequestedProcedureEvidenceSequence
+        for s in study.ReferencedSeriesSequence
+    }
+    assert {found.get(u, "SEG") for u in series} == {"PT", "CT", "SEG"}
+    ct_uid = next(u for u, m in found.items() if m == "CT")
+    assert groups[0].referenced_segment.source_series_for_segmentation.value == ct_uid
 
 
 def test_sr_refusals_write_nothing(case, dicom_case, seg_case, model, tmp_path):
