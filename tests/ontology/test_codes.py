@@ -104,3 +104,18 @@ def test_rdflib_and_owlready2_read_the_codes(tmp_path, shipped):
     world = owlready2.World()
     onto = world.get_ontology(p.as_uri()).load()
     assert len(list(onto.classes())) >= len(shipped)
+
+
+def test_ontology_stats_command_reports_the_coverage():
+    import json
+
+    from typer.testing import CliRunner
+
+    from anatloc.cli.main import app
+
+    r = CliRunner().invoke(app, ["ontology", "stats", "--json"])
+    assert r.exit_code == 0, r.output
+    codes = json.loads(r.stdout)["codes"]
+    assert codes["fine"]["terms"] == 387 and codes["fine"]["exact"] > 50
+    r = CliRunner().invoke(app, ["ontology", "stats"])
+    assert r.exit_code == 0 and "SNOMED CT, fine" in r.stdout
