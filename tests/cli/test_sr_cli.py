@@ -199,3 +199,24 @@ def test_dcmtk_dsrdump_reads_the_sr(with_mask):
     assert "Comprehensive 3D SR Document" in r.stdout
     assert '(0000238,ANATLOC,"Thoracic aorta")' in r.stdout or "ANATLOC," in r.stdout
     assert r.stdout.count('"Measurement Group"') == 4
+
+
+def test_sr_of_boxes_places_each_box_centre(with_mask, dicom_case, model, tmp_path):
+    _, preds = with_mask
+    p = preds[1]
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(
+        "lesion_id,center_x,center_y,center_z,size_x,size_y,size_z\n"
+        f"b1,{p['center_x']},{p['center_y']},{p['center_z']},20,20,20\n"
+    )
+    sr = tmp_path / "boxes.dcm"
+    r = run("predict", "--pet", dicom_case / "study", "--boxes", boxes, "--model", model,
+            "--device", "cpu", "--json", "--sr", sr)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (q,) = json.loads(r.stdout)["predictions"]
+    _, (g,) = _groups(sr)
+    assert np.ravel(g.roi.graphic_data) == pytest.approx(
+        [-p["center_x"], -p["center_y"], p["center_z"]], abs=0.01
+    )
+    volume = next(m for m in g.get_measurements() if m.name.meaning == "Volume")
+    assert volume.value == pytest.approx(q["volume_ml"], rel=1e-4)
