@@ -80,7 +80,12 @@ def plan_sr(case: Any) -> SrPlan:
     if mask is not None and mask.is_file() and dicom_modality(mask) == "SEG":
         import pydicom
 
-        ds = pydicom.dcmread(mask, stop_before_pixels=True)
+        try:
+            ds = pydicom.dcmread(mask, stop_before_pixels=True)
+        except Exception as exc:  # a damaged file behind a readable Modality
+            raise DataError(
+                f"mask {mask}: not a readable DICOM file ({exc.__class__.__name__})"
+            ) from None
         refs = {
             str(s.SeriesInstanceUID)
             for s in ds.get("ReferencedSeriesSequence") or []
@@ -95,7 +100,7 @@ def plan_sr(case: Any) -> SrPlan:
                 "an SR cannot tie its segments to these images"
             )
         plan.seg_path = mask
-        plan.seg_series = tuple(sorted(refs & given))
+        plan.seg_series = tuple(u for u in (plan.pet_series_uid, ct_uid) if u in refs)
     return plan
 
 
