@@ -105,16 +105,19 @@ def plan_sr(case: Any) -> SrPlan:
 
 
 def snomed_meaning(code: str) -> str:
-    """The meaning of a SNOMED CT code in pydicom's DICOM code tables (the one a CID uses,
-    when there are several); ``SNOMED CT <code>`` for a code the tables do not have."""
-    from pydicom.sr._concepts_dict import concepts
+    """The meaning of a SNOMED CT code in pydicom's DICOM code tables.  A code can have several
+    there ("Kidney" and "Endo-renal" are both 64033007): the one most CIDs use wins, then one
+    that is not a "(body structure)" name.  ``SNOMED CT <code>`` for a code the tables lack."""
+    from pydicom.sr._concepts_dict import concepts  # the tables behind pydicom.sr.codedict
 
-    found: list[tuple[bool, bool, str]] = []
+    found: dict[str, int] = {}
     for entry in concepts["SCT"].values():
         if code in entry:
             meaning, cids = entry[code]
-            found.append((not cids, "(body structure)" in meaning, meaning))
-    return min(found)[2] if found else f"SNOMED CT {code}"
+            found[meaning] = max(found.get(meaning, 0), len(cids))
+    if not found:
+        return f"SNOMED CT {code}"
+    return min(found, key=lambda m: (-found[m], "(body structure)" in m, m))
 
 
 def finding_sites(term: Any) -> list[Any]:
