@@ -77,7 +77,7 @@ class Term:
     extra: tuple[tuple[str, str], ...] = ()
     #: matches to clinical codes (see vocab.CODE_SYSTEMS): (kind, code CURIE) with kind
     #: ``exact`` (skos:exactMatch) or ``broad`` (skos:broadMatch, the code is broader), e.g.
-    #: ``("broad", "SCTID:10200004")`` for Liver S7.  Not covered by the content hash.
+    #: ``("broad", "SCTID:10200004")`` (Liver) for Porta hepatis.  Not covered by the content hash.
     code_matches: tuple[tuple[str, str], ...] = ()
 
     @property

@@ -151,7 +151,7 @@ ANNOTATION_PROPERTIES = {
     vocab.BROAD_MATCH: (
         "broad match",
         "A broader concept in a code system (SNOMED CT) for a location that has no code of "
-        "its own: Liver S7 has the broad match Liver.",
+        "its own: Porta hepatis has the broad match Liver.",
     ),
     vocab.LATERALITY: (
         "laterality",

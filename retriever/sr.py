@@ -2,7 +2,8 @@
 
 ``anatloc predict --pet DICOM_DIR … --sr OUT.dcm`` writes one Comprehensive 3D SR for the case.
 It references the PET series (every instance is listed as evidence) and, when the lesions came
-from a DICOM SEG, the SEG (and the CT series, when the SEG was drawn on the CT).  Each lesion is one measurement group (TID 1411, volumetric ROI):
+from a DICOM SEG, the SEG (and the CT series, when the SEG was drawn on the CT).  Each lesion
+is one measurement group (TID 1411, volumetric ROI):
 
 * the tracking identifier ``lesion N`` (with the segment label or ROI name when there is one)
   and a new UID;
@@ -10,7 +11,7 @@ from a DICOM SEG, the SEG (and the CT series, when the SEG was drawn on the CT).
   3-D point on the PET's frame of reference (``referenced_volume_surface``);
 * the finding type *Lesion* (SCT 52988006) and two finding sites: the SNOMED CT code of the
   predicted location when the ontology has one (its exact match, else its broad match — a
-  broader concept, e.g. Liver for Liver S7), and always anatloc's own term, coding scheme
+  broader concept, e.g. Liver for Porta hepatis), and always anatloc's own term, coding scheme
   designator ``ANATLOC`` with the CURIE's number as the code value (``(0000285, ANATLOC,
   "Liver S7")`` is ``ANATLOC:0000285``);
 * SUVmax and SUVmean (DCM 126400 *Standardized Uptake Value*, derivation *Maximum* / *Mean*,

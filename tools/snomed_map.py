@@ -6,7 +6,7 @@
 
 The reviewed table is ``tools/curation/snomed.tsv``: one row per (term, code) with the
 columns ``curie level label match code meaning cids basis note``.  ``match`` is ``exact`` (the
-code names the same location) or ``broad`` (the code is broader: Liver S7 → Liver; a left or
+code names the same location) or ``broad`` (the code is broader: Porta hepatis → Liver; a left or
 right structure → the unsided code when SNOMED has no lateralised one in the tables).
 
 How a table is made: ``propose`` matches each term's label and exact synonyms against the
