@@ -13,6 +13,7 @@ import typer
 
 from . import (
     baseline_cmd,
+    dicom_cmd,
     graph_cmd,
     ontology_cmd,
     phantom_cmd,
@@ -71,6 +72,7 @@ app.command("train")(retriever_cmd.train)
 app.command("evaluate")(retriever_cmd.evaluate)
 app.command("predict")(predict_cmd.predict)
 app.command("demo")(predict_cmd.demo)
+app.command("convert")(dicom_cmd.convert)
 app.add_typer(baseline_cmd.app, name="baseline")
 
 

@@ -63,13 +63,21 @@ def init(
 
 @app.command()
 def stats(ctx: typer.Context, ontology: OntologyOpt = None, as_json: JsonOpt = False) -> None:
-    """Counts per level and the content hash."""
+    """Counts per level, the content hash, and the coverage of the SNOMED CT codes."""
     ont = load(ctx, ontology)
     s = ont.stats()
     if as_json:
         print_json(s)
         return
-    print_table(["key", "value"], [[k, v] for k, v in s.items()])
+    rows = [[k, v] for k, v in s.items() if k != "codes"]
+    for level, c in s["codes"].items():
+        rows.append(
+            [
+                f"SNOMED CT, {level}",
+                f"{c['exact']} exact, {c['broad']} broad only, {c['none']} none (of {c['terms']})",
+            ]
+        )
+    print_table(["key", "value"], rows)
 
 
 @app.command()

@@ -51,7 +51,7 @@ def _check_writable(path: Path, what: str) -> None:
         raise DataError(f"cannot write {path}: folder {parent} does not exist")
 
 
-def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
+def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom):
     from anatloc.ontology.errors import UsageError
     from anatloc.retriever.predict import CaseInput, cases_from_table
 
@@ -60,6 +60,12 @@ def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
             raise UsageError(
                 "--table names every case's images and lesions; do not combine it with "
                 "--pet, --ct, --lesions, --boxes or --case-id"
+            )
+        if dicom.given():
+            raise UsageError(
+                f"{', '.join(dicom.given())}: one patient's series and SUV fields; with --table "
+                "give each case a folder with one PT and one CT series, or convert with "
+                "'anatloc convert'"
             )
         return cases_from_table(table, ont)
     if pet is None:
@@ -74,7 +80,56 @@ def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id):
         )
     if lesions is not None and boxes is not None:
         raise UsageError("give the lesions as --lesions or as --boxes, not both")
-    return [CaseInput.from_files(pet, ct=ct, lesions=lesions, boxes=boxes, case_id=case_id)]
+    return [
+        CaseInput.from_files(pet, ct=ct, lesions=lesions, boxes=boxes, case_id=case_id, dicom=dicom)
+    ]
+
+
+def dicom_options(
+    pet_series: str | None,
+    ct_series: str | None,
+    weight: float | None,
+    dose: float | None,
+    injection_time: str | None,
+    rois: list[str] | None = None,
+):
+    """The DICOM options of the command line as the library's :class:`DicomOptions`."""
+    from anatloc.retriever.dicom import DicomOptions
+    from anatloc.retriever.suv import SuvOverrides, parse_clock
+
+    clock = parse_clock(injection_time) if injection_time is not None else None
+    over = SuvOverrides(weight, dose, clock)
+    return DicomOptions(pet_series, ct_series, over, tuple(rois or ()))
+
+
+WeightOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--weight",
+        min=1.0,
+        max=300.0,
+        help="DICOM PET: the patient's weight in kg, instead of PatientWeight.",
+        show_default=False,
+    ),
+]
+DoseOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--dose",
+        min=0.001,
+        help="DICOM PET: the injected activity in MBq, instead of RadionuclideTotalDose.",
+        show_default=False,
+    ),
+]
+InjectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--injection-time",
+        help="DICOM PET: the injection's clock time HH:MM:SS on the scan's day (the day before "
+        "when later than the scan), instead of RadiopharmaceuticalStartDateTime/Time.",
+        show_default=False,
+    ),
+]
 
 
 def _mip_targets(mip: Path, case_ids: list[str], many: bool) -> list[Path]:
@@ -107,22 +162,56 @@ def predict(
     ctx: typer.Context,
     pet: Annotated[
         Path | None,
-        typer.Option("--pet", help="PET image in SUV (NIfTI).", show_default=False),
+        typer.Option(
+            "--pet",
+            help="PET image in SUV (NIfTI), or a folder of DICOM files (converted to SUV from "
+            "its headers).",
+            show_default=False,
+        ),
     ] = None,
     ct: Annotated[
         Path | None,
         typer.Option(
             "--ct",
-            help="CT image (NIfTI, any grid; optional: PET-only without it).",
+            help="CT image (NIfTI or a DICOM folder, any grid; optional: PET-only without it).",
             show_default=False,
         ),
     ] = None,
+    pet_series: Annotated[
+        str | None,
+        typer.Option(
+            "--pet-series",
+            help="SeriesInstanceUID of the PET when the DICOM folder holds several PT series.",
+            show_default=False,
+        ),
+    ] = None,
+    ct_series: Annotated[
+        str | None,
+        typer.Option(
+            "--ct-series",
+            help="SeriesInstanceUID of the CT when the DICOM folder holds several CT series.",
+            show_default=False,
+        ),
+    ] = None,
+    weight: WeightOpt = None,
+    dose: DoseOpt = None,
+    injection_time: InjectionOpt = None,
     lesions: Annotated[
         Path | None,
         typer.Option(
             "--lesions",
             help="Lesion mask (NIfTI): an instance mask, or a binary mask that is split into "
-            "connected components.",
+            "connected components; or a DICOM SEG (each segment one lesion) or RTSTRUCT (each "
+            "ROI one lesion).",
+            show_default=False,
+        ),
+    ] = None,
+    roi: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--roi",
+            help="With a SEG or RTSTRUCT: the segment label or ROI name to locate (repeat for "
+            "several; default: all).",
             show_default=False,
         ),
     ] = None,
@@ -177,6 +266,15 @@ def predict(
             "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
         ),
     ] = None,
+    sr: Annotated[
+        Path | None,
+        typer.Option(
+            "--sr",
+            help="Write a DICOM Structured Report (TID 1500) of the lesions, their locations "
+            "as SNOMED CT and anatloc codes, SUVmax, SUVmean and volume; DICOM PET only.",
+            show_default=False,
+        ),
+    ] = None,
     allow_ontology_change: Annotated[
         bool,
         typer.Option(
@@ -191,12 +289,23 @@ def predict(
 ) -> None:
     """Name the location of every lesion of a PET/CT in report words, with the lesion's
     SUVmax, SUVmean, volume, diameter and a report sentence."""
+    from anatloc.ontology.errors import UsageError
     from anatloc.retriever.predict import model_path
 
     if out is not None:
         _check_writable(out, "--out")
+    if sr is not None:
+        if table is not None:
+            raise UsageError("--sr writes the report of one case; give --pet, not --table")
+        _check_writable(sr, "--sr")
     ont = load(ctx, ontology)
-    cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id)
+    dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time, roi)
+    cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom)
+    plan = None
+    if sr is not None:
+        from anatloc.retriever.sr import plan_sr
+
+        plan = plan_sr(cases[0])  # before the model loads: a bad reference stops here
     targets = (
         _mip_targets(mip, [c.case_id for c in cases], table is not None) if mip is not None else []
     )
@@ -267,6 +376,11 @@ def predict(
 
     from anatloc.ontology.fileio import atomic_write
 
+    sr_data = None
+    if sr is not None and plan is not None:  # made before anything is written
+        from anatloc.retriever.sr import sr_bytes
+
+        sr_data = sr_bytes(plan, results[0], ont, model_name=path.name)
     if out is not None:
         atomic_write(out, csv_text(results))
     if pngs:
@@ -286,6 +400,9 @@ def predict(
         typer.echo(f"wrote {out}", err=True)
     for p in pngs:
         typer.echo(f"wrote {p}", err=True)
+    if sr is not None and sr_data is not None:
+        atomic_write(sr, sr_data)
+        typer.echo(f"wrote {sr}", err=True)
     if as_json:
         print_json(json_data(results))
     elif out is None:

@@ -109,7 +109,7 @@ def parse_rdf(data: bytes, format: str, source: str) -> list[rdf.Triple]:
 
 
 #: bump when the in-memory model changes shape, so old parse caches are ignored
-PARSE_CACHE_VERSION = 1
+PARSE_CACHE_VERSION = 2
 
 
 def _parse_cache_path(data: bytes, fmt: str) -> Path | None:

@@ -75,6 +75,10 @@ class Term:
     #: triples about this term that anatloc does not model, kept verbatim:
     #: (predicate IRI, object in N-Triples syntax)
     extra: tuple[tuple[str, str], ...] = ()
+    #: matches to clinical codes (see vocab.CODE_SYSTEMS): (kind, code CURIE) with kind
+    #: ``exact`` (skos:exactMatch) or ``broad`` (skos:broadMatch, the code is broader), e.g.
+    #: ``("broad", "SCTID:10200004")`` (Liver) for Porta hepatis.  Not covered by the content hash.
+    code_matches: tuple[tuple[str, str], ...] = ()
 
     @property
     def synonyms(self) -> tuple[str, ...]:
@@ -87,14 +91,25 @@ class Term:
     def geometry_spec(self) -> dict | None:
         return json.loads(self.geometry) if self.geometry else None
 
+    def codes(self, kind: str | None = None) -> list[str]:
+        """The code CURIEs this term matches (of one kind: ``exact`` or ``broad``)."""
+        return [c for k, c in self.code_matches if kind is None or k == kind]
+
+    def hash_dict(self) -> dict[str, Any]:
+        """What the content hash covers: :meth:`as_dict` without ``code_matches``."""
+        d = self.as_dict()
+        del d["code_matches"]
+        return d
+
     def as_dict(self) -> dict[str, Any]:
-        """A plain, JSON-ready view (also the input of the content hash)."""
+        """A plain, JSON-ready view of every field."""
         d = dataclasses.asdict(self)
         d["relations"] = {k: list(v) for k, v in sorted(self.relations.items()) if v}
         d["facts"] = dict(sorted(self.facts.items()))
         for key in ("exact_synonyms", "related_synonyms", "xrefs", "paraphrases"):
             d[key] = list(d[key])
         d["extra"] = [list(x) for x in self.extra]
+        d["code_matches"] = [list(x) for x in self.code_matches]
         return d
 
 
@@ -111,6 +126,7 @@ def canonical_term(term: Term) -> Term:
         facts=dict(sorted(term.facts.items())),
         paraphrases=tuple(sorted(set(term.paraphrases))),
         extra=tuple(sorted(set(term.extra))),
+        code_matches=tuple(sorted(set(term.code_matches))),
     )
 
 
@@ -321,11 +337,19 @@ class Ontology:
 
     # -- identity -----------------------------------------------------------------------
     def content_hash(self) -> str:
-        """SHA-256 of the terms (not the header): changes with any change of any term."""
+        """SHA-256 of the terms (not the header): changes with any change of any term.
+
+        One field is left out: the terms' ``code_matches`` (their SNOMED CT codes).  A trained
+        model records this hash and refuses an ontology with another one, because what it
+        learned — the locations, their order, words, descriptions and geometry — would differ.
+        The codes reach no part of training or retrieval (only the DICOM SR that reports the
+        predictions), so curating them must not invalidate a model.  The hash of an ontology
+        is the same with or without its code mappings.
+        """
         if self._hash is None:
             h = hashlib.sha256()
             for t in self:
-                h.update(canonical_json(t.as_dict()).encode("utf-8"))
+                h.update(canonical_json(t.hash_dict()).encode("utf-8"))
                 h.update(b"\n")
             h.update(self.meta.atlas_frame.encode("utf-8"))
             self._hash = "sha256:" + h.hexdigest()
@@ -349,7 +373,20 @@ class Ontology:
             "with_geometry": sum(1 for t in self if t.geometry),
             "with_description": sum(1 for t in self if t.description),
             "source": str(self.source) if self.source else None,
+            "codes": self.code_coverage(),
         }
+
+    def code_coverage(self) -> dict[str, dict[str, int]]:
+        """Per level: terms with an exact code match, with only broad ones, with none."""
+        out: dict[str, dict[str, int]] = {}
+        for level in vocab.LEVELS:
+            row = {"terms": 0, "exact": 0, "broad": 0, "none": 0}
+            for t in self.terms(level):
+                row["terms"] += 1
+                kinds = {k for k, _ in t.code_matches}
+                row["exact" if "exact" in kinds else "broad" if kinds else "none"] += 1
+            out[level] = row
+        return out
 
     def record(self, term: Term | str, *, full: bool = True) -> dict[str, Any]:
         """A JSON-ready view of a term with its context (labels of related terms)."""
@@ -377,6 +414,7 @@ class Ontology:
             "related_synonyms": list(t.related_synonyms),
             "preferred_synonym": t.preferred_synonym,
             "xrefs": list(t.xrefs),
+            "code_matches": [{"kind": k, "code": c} for k, c in t.code_matches],
             "landmark": t.landmark,
         }
         if full:

@@ -113,6 +113,7 @@ def term_triples(t: Term) -> list[Triple]:
     if t.preferred_synonym:
         out.append((s, iri(vocab.PREFERRED_SYNONYM), lit(t.preferred_synonym)))
     out += [(s, iri(vocab.EXACT_MATCH), iri(vocab.expand(x))) for x in t.xrefs]
+    out += [(s, iri(vocab.CODE_MATCH_KINDS[k]), iri(vocab.expand(c))) for k, c in t.code_matches]
     out.append((s, iri(vocab.LATERALITY), lit(t.laterality)))
     if t.tissue:
         out.append((s, iri(vocab.TISSUE), lit(t.tissue)))
@@ -143,7 +144,15 @@ ANNOTATION_PROPERTIES = {
     vocab.DEFINITION: ("definition", "A curated one-sentence definition (IAO)."),
     vocab.EXACT_SYNONYM: ("has exact synonym", "A phrase that names exactly this location."),
     vocab.RELATED_SYNONYM: ("has related synonym", "A broader, narrower or loosely used phrase."),
-    vocab.EXACT_MATCH: ("exact match", "The same location in an external ontology."),
+    vocab.EXACT_MATCH: (
+        "exact match",
+        "The same location in an external ontology or code system (UBERON, SNOMED CT).",
+    ),
+    vocab.BROAD_MATCH: (
+        "broad match",
+        "A broader concept in a code system (SNOMED CT) for a location that has no code of "
+        "its own: Porta hepatis has the broad match Liver.",
+    ),
     vocab.LATERALITY: (
         "laterality",
         "left, right, midline or unsided: "
@@ -353,6 +362,7 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
             "exact_synonyms": [],
             "related_synonyms": [],
             "xrefs": [],
+            "code_matches": [],
             "relations": defaultdict(list),
             "facts": {},
             "paraphrases": [],
@@ -393,6 +403,13 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
                 f["related_synonyms"].append(_text(o))
             elif pv == vocab.PREFERRED_SYNONYM:
                 f["preferred_synonym"] = _text(o)
+            elif (
+                pv in (vocab.EXACT_MATCH, vocab.BROAD_MATCH)
+                and is_iri(o)
+                and (vocab.code_system_of(iri_value(o)))
+            ):
+                kind = "exact" if pv == vocab.EXACT_MATCH else "broad"
+                f["code_matches"].append((kind, vocab.compact(iri_value(o))))
             elif pv == vocab.EXACT_MATCH and is_iri(o):
                 f["xrefs"].append(vocab.compact(iri_value(o)))
             elif pv == vocab.LATERALITY:
@@ -428,7 +445,14 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
         f["level"] = levels[0] if levels else ""
         f["parent"] = parents[0] if parents else None
         f["relations"] = {k: tuple(v) for k, v in f["relations"].items()}
-        for key in ("exact_synonyms", "related_synonyms", "xrefs", "paraphrases", "extra"):
+        for key in (
+            "exact_synonyms",
+            "related_synonyms",
+            "xrefs",
+            "paraphrases",
+            "extra",
+            "code_matches",
+        ):
             f[key] = tuple(f[key])
         terms.append(Term(**f))
 
@@ -461,6 +485,7 @@ _PRED_ORDER = [
     vocab.EXACT_SYNONYM,
     vocab.RELATED_SYNONYM,
     vocab.EXACT_MATCH,
+    vocab.BROAD_MATCH,
     vocab.LATERALITY,
     vocab.TISSUE,
     vocab.LANDMARK,

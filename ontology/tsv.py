@@ -40,6 +40,7 @@ COLUMNS = (
     "description",
     "paraphrases",
     "description_generator",
+    "code_matches",
 )
 MAGIC = "# anatloc ontology TSV v1"
 _HEADER_FIELDS = (
@@ -87,6 +88,20 @@ def _split(field: str) -> list[str]:
     return items
 
 
+def _code_matches(field: str, source: str, n: int) -> tuple[tuple[str, str], ...]:
+    """``exact:SCTID:10200004|broad:SCTID:…`` → ((kind, code), …)."""
+    out = []
+    for item in _split(field):
+        kind, _, code = item.partition(":")
+        if kind not in vocab.CODE_MATCH_KINDS or code.partition(":")[0] not in vocab.CODE_SYSTEMS:
+            raise DataError(
+                f"{source}: line {n}: bad code match {item!r} "
+                f"(expected exact:SCTID:<code> or broad:SCTID:<code>)"
+            )
+        out.append((kind, code))
+    return tuple(out)
+
+
 def write_tsv(ont: Ontology) -> str:
     m = ont.meta
     lines = [MAGIC]
@@ -117,6 +132,7 @@ def write_tsv(ont: Ontology) -> str:
             "description": _esc(t.description),
             "paraphrases": _join(t.paraphrases),
             "description_generator": _esc(t.description_generator),
+            "code_matches": _join(f"{k}:{c}" for k, c in t.code_matches),
         }
         lines.append("\t".join(row[c] for c in COLUMNS))
     for t in ont:  # extra triples of terms, after the table so the table stays rectangular
@@ -251,6 +267,7 @@ def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
                 paraphrases=tuple(_split(r.get("paraphrases", ""))),
                 description_generator=_unesc(r.get("description_generator", "")),
                 extra=tuple(term_extra.get(curie, ())),
+                code_matches=_code_matches(r.get("code_matches", ""), source, n),
             )
         )
     known = {t.curie for t in terms}

@@ -30,6 +30,7 @@ PREFIXES: dict[str, str] = {
     "BFO": OBO + "BFO_",
     "IAO": OBO + "IAO_",
     "UBERON": OBO + "UBERON_",
+    "SCTID": "http://snomed.info/id/",
     "FMA": OBO + "FMA_",
     "anatloc": VOCAB_NS,
     "dcterms": DCTERMS,
@@ -65,6 +66,7 @@ DEFINITION = OBO + "IAO_0000115"
 EXACT_SYNONYM = OBOINOWL + "hasExactSynonym"
 RELATED_SYNONYM = OBOINOWL + "hasRelatedSynonym"
 EXACT_MATCH = SKOS + "exactMatch"
+BROAD_MATCH = SKOS + "broadMatch"
 PART_OF = OBO + "BFO_0000050"
 
 DC_TITLE = DCTERMS + "title"
@@ -261,6 +263,29 @@ RELATIONS: dict[str, Relation] = {
 RELATION_BY_IRI = {r.iri: r for r in RELATIONS.values()}
 CURATED_RELATIONS = tuple(n for n, r in RELATIONS.items() if not r.derived)
 DERIVED_RELATIONS = tuple(n for n, r in RELATIONS.items() if r.derived)
+
+# -- clinical codes ---------------------------------------------------------------------
+#: Code systems whose concepts the terms are mapped to for data exchange (a DICOM SR's finding
+#: site). A term's matches to them are its ``code_matches``: stored as skos:exactMatch or
+#: skos:broadMatch like any mapping, but kept apart from ``xrefs`` and out of the content hash
+#: (they never reach the model; see ``Ontology.content_hash``).
+#: prefix -> (namespace, DICOM coding scheme designator, name)
+CODE_SYSTEMS: dict[str, tuple[str, str, str]] = {
+    "SCTID": ("http://snomed.info/id/", "SCT", "SNOMED CT"),
+}
+#: how a term relates to a code: exact (the same concept) or broad (the code is broader)
+CODE_MATCH_KINDS = {"exact": EXACT_MATCH, "broad": BROAD_MATCH}
+#: DICOM's coding scheme designator for anatloc's own CURIEs
+CODING_SCHEME = "ANATLOC"
+
+
+def code_system_of(iri: str) -> str | None:
+    """The prefix of the code system an IRI belongs to (``SCTID``), or None."""
+    for prefix, (ns, _, _) in CODE_SYSTEMS.items():
+        if iri.startswith(ns) and re.fullmatch(r"[0-9]+", iri[len(ns) :]):
+            return prefix
+    return None
+
 
 # -- CURIEs ----------------------------------------------------------------------------
 CURIE_RE = re.compile(r"^ANATLOC:(\d{7})$")

@@ -223,7 +223,7 @@ def existing_file(path: str | os.PathLike, kind: str) -> Path:
     if p.is_dir():
         raise DataError(
             f"{kind} image {p} is a folder; expected a NIfTI file (.nii or .nii.gz), "
-            "convert DICOM series first (e.g. with dcm2niix)"
+            "convert DICOM series first (anatloc convert DIR OUT.nii.gz, or dcm2niix)"
         )
     return p
 

@@ -14,7 +14,10 @@ a single non-zero value, as autoPET ships it — split into connected components
 world mm, RAS), or as rows of a **lesion table** (:func:`cases_from_table`, many cases).
 
 Everything happens in world space (RAS mm, from each NIfTI's affine), so images on different
-grids and in any orientation work together.  Memory stays small for large images:
+grids and in any orientation work together.  The PET and the CT may also be folders of DICOM
+files (:mod:`.dicom`: the PET is converted to SUV from its headers, the CT is read whole) and
+the lesions a DICOM SEG (:mod:`.seg`: each segment a lesion) or RTSTRUCT (:mod:`.rtstruct`:
+each ROI rasterised on the PET grid).  Memory stays small for large images:
 
 * the mask is read once in its stored integer type; each lesion keeps only its bounding box,
   and its patches are cut from a float32 crop of that box (the other lesions are not in it,
@@ -55,6 +58,15 @@ import numpy as np
 
 from anatloc.ontology.errors import DataError
 
+from .dicom import (
+    DicomImage,
+    DicomOptions,
+    check_folder,
+    dicom_modality,
+    is_dicom_file,
+    read_dicom,
+    same_patient,
+)
 from .nifti import (
     Grid,
     Volume,
@@ -142,6 +154,8 @@ class CaseInput:
     mask: Path | None = None
     #: lesion records (from a table or a boxes file); mask records name their ``mask_label``
     records: list[LesionRecord] = field(default_factory=list)
+    #: series choices and SUV overrides for a PET or CT given as a DICOM folder
+    dicom: DicomOptions = field(default_factory=DicomOptions)
 
     @classmethod
     def from_files(
@@ -152,8 +166,10 @@ class CaseInput:
         lesions: str | os.PathLike | None = None,
         boxes: str | os.PathLike | None = None,
         case_id: str | None = None,
+        dicom: DicomOptions | None = None,
     ) -> CaseInput:
-        """A single case: ``lesions`` (a mask) or ``boxes`` (a CSV), exactly one of them."""
+        """A single case: ``lesions`` (a mask) or ``boxes`` (a CSV), exactly one of them.
+        ``pet`` and ``ct`` may be folders of DICOM files (``dicom``: their options)."""
         from anatloc.ontology.errors import UsageError
 
         if (lesions is None) == (boxes is None):
@@ -161,12 +177,38 @@ class CaseInput:
                 "give the lesions as exactly one of a mask (--lesions MASK.nii.gz) or boxes "
                 "(--boxes boxes.csv)"
             )
-        pet_p = existing_file(pet, "pet")
-        ct_p = existing_file(ct, "ct") if ct is not None else None
+        pet_p = image_path(pet, "pet")
+        ct_p = image_path(ct, "ct") if ct is not None else None
+        opts = dicom or DicomOptions()
+        _check_dicom_options(opts, pet_p, ct_p)
         cid = case_id or case_id_for(pet_p)
+        if opts.rois and (lesions is None or not is_dicom_file(Path(lesions))):
+            raise UsageError(
+                "--roi picks segments or ROIs of a DICOM SEG or RTSTRUCT given with --lesions"
+            )
         if lesions is not None:
-            return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"))
-        return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p))
+            return cls(cid, pet_p, ct_p, mask=existing_file(lesions, "mask"), dicom=opts)
+        return cls(cid, pet_p, ct_p, records=read_boxes(boxes, cid, pet_p, ct_p), dicom=opts)
+
+
+def image_path(path: str | os.PathLike, kind: str) -> Path:
+    """A PET or CT: a NIfTI file, or a folder that holds DICOM files (read later)."""
+    p = Path(path).expanduser()
+    return check_folder(p, kind) if p.is_dir() else existing_file(p, kind)
+
+
+def _check_dicom_options(opts: DicomOptions, pet: Path, ct: Path | None) -> None:
+    """The DICOM options apply to DICOM folders only: refused for a NIfTI file."""
+    from anatloc.ontology.errors import UsageError
+
+    pet_opts = [n for n in opts.given() if n not in ("--ct-series", "--roi")]
+    if pet_opts and not pet.is_dir():
+        raise UsageError(
+            f"{', '.join(pet_opts)} appl{'y' if len(pet_opts) > 1 else 'ies'} to a PET given as "
+            f"a DICOM folder; {pet} is a NIfTI file (its values are read as SUV)"
+        )
+    if opts.ct_series and (ct is None or not ct.is_dir()):
+        raise UsageError("--ct-series applies to a CT given as a DICOM folder (--ct DIR)")
 
 
 def read_boxes(
@@ -358,17 +400,21 @@ def _find_objects(lab_arr: np.ndarray, wanted: Sequence[int]) -> dict[int, tuple
     return {int(lab): objs[i] for i, lab in enumerate(ids) if objs[i]}
 
 
-def read_mask(path: Path, labels: Sequence[int] | None = None) -> tuple[list[MaskLesion], str]:
+def read_mask(
+    path: Path, labels: Sequence[int] | None = None, img=None
+) -> tuple[list[MaskLesion], str]:
     """The lesions of a mask and how it was read ("instance" or "components").
 
     ``labels`` (from a lesion table): exactly these instance ids.  ``None``: every lesion —
     a mask with a single distinct non-zero value is binary and is split into connected
     components (26-connectivity), numbered head to toe; otherwise each id is a lesion.
+    ``img``: the mask already in memory (a DICOM SEG's label volume); ``path`` names it.
     """
     from scipy import ndimage
 
-    img = _open_nifti(path, "mask")
-    check_gzip_stream(path, "mask")  # a mask compresses well: checking its stream is cheap
+    if img is None:
+        img = _open_nifti(path, "mask")
+        check_gzip_stream(path, "mask")  # a mask compresses well: checking it is cheap
     full = tuple(slice(0, n) for n in img.shape[:3])
     data = _read_block(img, full, path, "mask")  # stored type: no float32 copy of a mask
     affine = np.asarray(img.affine, dtype=np.float64)
@@ -567,13 +613,17 @@ class LesionResult:
     pet_only: bool
     #: outlines for the picture (view name → phantom.mip.Outline)
     outlines: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: columns about the images: a DICOM series' UID and how its SUV was made (none for NIfTI)
+    images: dict[str, Any] = field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
-        """The lesion's columns, the prediction columns, the sentence and the facts."""
+        """The lesion's columns, the prediction columns, the sentence and the facts, then
+        what the images add (DICOM input only)."""
         row = self.prediction.as_row()
         row["sentence"] = self.sentence
         row.update(self.facts.as_dict())
         row["pet_only"] = self.pet_only
+        row.update(self.images)
         return row
 
     def as_json(self) -> dict[str, Any]:
@@ -660,7 +710,13 @@ def _load_ct_crop(path: Path, centers: np.ndarray, half_mm: float) -> Volume:
     return vol
 
 
-def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> list[LesionRecord]:
+def _records_for_mask(
+    case: CaseInput,
+    lesions: list[MaskLesion],
+    mode: str,
+    names: dict[int, str] | None = None,
+    name_column: str = "",
+) -> list[LesionRecord]:
     recs = []
     for les in lesions:
         pts = les.points()
@@ -676,6 +732,8 @@ def _records_for_mask(case: CaseInput, lesions: list[MaskLesion], mode: str) -> 
             "mask_label": str(les.label) if mode == "instance" else "",
             "component": str(les.label) if mode == "components" else "",
         }
+        if names:  # an RTSTRUCT's ROI name, a SEG's segment label
+            row[name_column] = names.get(les.label, "")
         row.update({k: f"{v:.1f}" for k, v in zip(CENTER, c, strict=True)})
         row.update({k: f"{v:.1f}" for k, v in zip(SIZE, ext, strict=True)})
         recs.append(
@@ -778,6 +836,70 @@ def localize(
     return preds
 
 
+def _read_dicom_images(case: CaseInput) -> tuple[DicomImage | None, DicomImage | None]:
+    """The case's PET (in SUV) and CT when they are DICOM folders; one patient's."""
+    opts = case.dicom
+    pet = (
+        read_dicom(case.pet, "pet", series_uid=opts.pet_series, suv=opts.suv)
+        if case.pet.is_dir()
+        else None
+    )
+    ct = None
+    if case.ct is not None and case.ct.is_dir():
+        ct = read_dicom(case.ct, "ct", series_uid=opts.ct_series)
+        if pet is not None:
+            same_patient(pet, ct)
+    return pet, ct
+
+
+def _rtstruct_lesions(
+    mask: Path,
+    rois: Sequence[str],
+    pet: Volume,
+    labels: Sequence[int] | None,
+    given: dict[str, str],
+) -> tuple[list[MaskLesion], dict[int, str]]:
+    """The ROIs of the case's RTSTRUCT as mask lesions on the PET grid (label: ROI number),
+    and their names; the structure set must reference the PET or CT series given."""
+    from .rtstruct import check_reference, read_rtstruct, referenced_series, roi_masks
+
+    ds = read_rtstruct(mask)
+    check_reference(referenced_series(ds), mask, given, "RTSTRUCT")
+    found = roi_masks(ds, mask, pet, names=rois, numbers=labels)
+    lesions = [MaskLesion(r.number, r.start, r.sub, pet.affine) for r in found]
+    return lesions, {r.number: r.name for r in found}
+
+
+def _seg_lesions(
+    mask: Path,
+    names: Sequence[str],
+    labels: Sequence[int] | None,
+    given: dict[str, str],
+    pet_grid: Grid,
+    ct_grid: Grid | None,
+) -> tuple[list[MaskLesion], dict[int, str]]:
+    """The segments of a DICOM SEG as mask lesions (label: segment number) and their labels;
+    the SEG must reference the PET or CT series given; ``names`` (``--roi``) picks segments
+    by label."""
+    from anatloc.ontology.errors import UsageError
+
+    from .rtstruct import check_reference
+    from .seg import read_seg
+
+    img, seg_labels, refs = read_seg(mask)
+    check_reference(refs, mask, given, "SEG")
+    check_mask_grid(Grid(img.shape[:3], np.asarray(img.affine), f"mask {mask}"), pet_grid, ct_grid)
+    wanted = list(labels) if labels is not None else sorted(seg_labels)
+    if names:
+        unknown = [n for n in names if n not in seg_labels.values()]
+        if unknown:
+            have = ", ".join(repr(v) for v in seg_labels.values())
+            raise UsageError(f"--roi {unknown[0]!r}: no such segment in {mask} (it has {have})")
+        wanted = [n for n in wanted if seg_labels.get(n) in names]
+    lesions, _ = read_mask(mask, wanted, img=img)
+    return lesions, seg_labels
+
+
 def predict_case(
     localizer,
     case: CaseInput,
@@ -799,10 +921,17 @@ def predict_case(
     cfg = localizer.preset.data
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    pet, warn = _load_pet(case.pet)
+    pet_dicom, ct_dicom = _read_dicom_images(case)
+    if pet_dicom is not None:
+        pet, warn = pet_dicom.volume, []
+    else:
+        pet, warn = _load_pet(case.pet)
     pet_grid = Grid(pet.shape, pet.affine, f"pet image {case.pet}")
     ct_grid = None
-    if case.ct is not None:  # the CT's header: it must overlap the PET
+    if ct_dicom is not None:
+        ct_grid = Grid(ct_dicom.volume.shape, ct_dicom.volume.affine, f"ct image {case.ct}")
+        check_overlap(pet_grid, ct_grid)
+    elif case.ct is not None:  # the CT's header: it must overlap the PET
         ct_img = _open_nifti(case.ct, "ct")
         ct_grid = Grid(ct_img.shape[:3], np.asarray(ct_img.affine), f"ct image {case.ct}")
         del ct_img
@@ -812,16 +941,34 @@ def predict_case(
     mode = ""
     box_recs = [r for r in case.records if r.mask_label is None]
     mask_recs = [r for r in case.records if r.mask_label is not None]
+    roi_names: dict[int, str] = {}
+    name_column = ""
     if case.mask is not None and (mask_recs or not case.records):
-        m_img = _open_nifti(case.mask, "mask")
-        check_mask_grid(
-            Grid(m_img.shape[:3], np.asarray(m_img.affine), f"mask image {case.mask}"),
-            pet_grid,
-            ct_grid,
-        )
-        del m_img
         labels = [r.mask_label for r in mask_recs] if mask_recs else None
-        mask_lesions, mode = read_mask(case.mask, labels)
+        given = {
+            k: img.series.uid
+            for k, img in (("pet", pet_dicom), ("ct", ct_dicom))
+            if img is not None
+        }
+        if is_dicom_file(case.mask) and dicom_modality(case.mask) == "SEG":
+            mask_lesions, roi_names = _seg_lesions(
+                case.mask, case.dicom.rois, labels, given, pet_grid, ct_grid
+            )
+            mode, name_column = "instance", "segment_label"
+        elif is_dicom_file(case.mask):  # an RTSTRUCT, rasterised on the PET grid
+            mask_lesions, roi_names = _rtstruct_lesions(
+                case.mask, case.dicom.rois, pet, labels, given
+            )
+            mode, name_column = "instance", "roi_name"
+        else:
+            m_img = _open_nifti(case.mask, "mask")
+            check_mask_grid(
+                Grid(m_img.shape[:3], np.asarray(m_img.affine), f"mask image {case.mask}"),
+                pet_grid,
+                ct_grid,
+            )
+            del m_img
+            mask_lesions, mode = read_mask(case.mask, labels)
         if mask_recs:
             have = {les.label for les in mask_lesions}
             for r in mask_recs:
@@ -833,7 +980,7 @@ def predict_case(
             by_label = {les.label: les for les in mask_lesions}
             mask_lesions = [by_label[r.mask_label] for r in mask_recs]  # type: ignore[index]
         else:
-            mask_recs = _records_for_mask(case, mask_lesions, mode)
+            mask_recs = _records_for_mask(case, mask_lesions, mode, roi_names, name_column)
     records = mask_recs + box_recs
     if not records:
         raise DataError(f"case {case.case_id}: no lesions to predict")
@@ -851,7 +998,9 @@ def predict_case(
     t1 = time.perf_counter()
     half = max(cfg.local.size * cfg.local.spacing, cfg.context.size * cfg.context.spacing) / 2.0
     ct = None
-    if case.ct is not None:
+    if ct_dicom is not None:  # already in memory: patches cut from it equal a crop's
+        ct = ct_dicom.volume
+    elif case.ct is not None:
         ct = _load_ct_crop(case.ct, centers, half + 2.0 * cfg.max_supersample)
     timing["ct_s"] = time.perf_counter() - t1
     # -- patches and the network, a batch of lesions at a time
@@ -871,6 +1020,10 @@ def predict_case(
     # -- facts, sentences, outlines, the PET projections
     t4 = time.perf_counter()
     ont = localizer.ont
+    images = {
+        **(pet_dicom.columns("pet") if pet_dicom is not None else {}),
+        **(ct_dicom.columns("ct") if ct_dicom is not None else {}),
+    }
     results = []
     for i, (r, p) in enumerate(zip(records, preds, strict=True)):
         if i < len(mask_lesions):
@@ -885,7 +1038,9 @@ def predict_case(
             outlines = {v: mip.outline_mask(v, ellipsoid=(r.center, r.size)) for v in views}
             number = str(i + 1)
         results.append(
-            LesionResult(number, p, facts, sentence(ont, p, facts), ct is None, outlines)
+            LesionResult(
+                number, p, facts, sentence(ont, p, facts), ct is None, outlines, dict(images)
+            )
         )
     pviews = mip.project(pet.data, pet.affine, views) if views else {}
     timing["facts_s"] = time.perf_counter() - t4

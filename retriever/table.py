@@ -4,8 +4,9 @@ Columns (see ``docs/retriever.md``):
 
 ==================  ==========================================================================
 ``case_id``         the patient/study; lesions of one case share their images
-``ct``              CT image (NIfTI); the column may be absent or a cell empty (PET-only)
-``pet``             PET image in SUV (NIfTI)
+``ct``              CT image (NIfTI, or a DICOM folder for prediction); the column may be
+                    absent or a cell empty (PET-only)
+``pet``             PET image in SUV (NIfTI), or a DICOM folder for prediction
 ``mask``            instance mask (NIfTI), with ``mask_label`` the id of *this* lesion
 ``center_x/y/z``    or: the lesion's centre in world mm (RAS) …
 ``size_x/y/z``      … and its box size in mm (an ellipsoid mask is drawn from it)
@@ -81,7 +82,8 @@ def _resolve(path: Path, line: int, col: str, value: str, check: bool) -> Path:
         p = Path(value).expanduser()
         if not p.is_absolute():
             p = (path.parent / p).resolve()
-        found = not check or p.is_file()
+        # a PET or CT may be a folder of DICOM files (read when predicting)
+        found = not check or p.is_file() or (col in ("pet", "ct") and p.is_dir())
     except (OSError, RuntimeError, ValueError) as exc:  # a NUL, a name too long, ~nobody
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _err(path, line, col, f"{value!r} is not a usable file name ({why})") from None
