@@ -84,7 +84,11 @@ class ProgressLine:
                 return
             self.last = now
             val = ev.get("val") or {}
-            v = f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}" if val else ""
+            v = (
+                f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}"
+                if "fine_top1" in val
+                else ""
+            )
             self._emit(
                 f"epoch {ev['epoch'] + 1}/{ev['epochs']} step {ev['step']}/{ev['steps']} "
                 f"loss {ev['loss']:.3f} acc fine {ev['acc_fine']:.2f} coarse {ev['acc_coarse']:.2f}"
@@ -93,7 +97,7 @@ class ProgressLine:
             )
         elif kind == "epoch":
             val = ev.get("val") or {}
-            if val:
+            if "fine_top1" in val:
                 text = (
                     f"epoch {ev['epoch']}/{ev['epochs']}: validation fine top-1 "
                     f"{val['fine_top1']:.3f}, top-3 {val['fine_top3']:.3f}, coarse top-1 "
@@ -159,16 +163,36 @@ def train(
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", min=0, help="Wall-clock budget (0: none).")
     ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    lr: Annotated[float | None, typer.Option("--lr", min=0)] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, help="Passes over the data (default: the preset's)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per training step (default: the preset's)."
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", min=0, help="Peak learning rate (default: the preset's)."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Random seed of the split, sampling and weights (default: the preset's)."
+        ),
+    ] = None,
     patience: Annotated[
         int | None, typer.Option("--patience", min=0, help="Epochs without improvement (0: off).")
     ] = None,
     resume: Annotated[
         Path | None,
-        typer.Option("--resume", help="Continue from a checkpoint (model.last.pt resumes fully)."),
+        typer.Option(
+            "--resume",
+            help="Continue from a checkpoint (model.last.pt resumes fully; model.pt warm-starts "
+            "its weights); 'default' starts from the shipped model, from any folder.",
+        ),
     ] = None,
     text_model: Annotated[
         Path | None,
@@ -220,6 +244,10 @@ def train(
     if text_model is not None:
         fields["text_model"] = str(text_model.resolve())
     base = get_preset(preset, **fields)
+    if resume is not None and str(resume) == "default" and not resume.exists():
+        from anatloc.retriever.predict import model_path
+
+        resume = model_path(None)  # the shipped model, wherever anatloc is installed
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
     cfg = merged_preset(base, ck_preset, **overrides)
 
@@ -243,6 +271,14 @@ def train(
             val_recs = read_lesion_table(val_data, ont, require_locations=True)
         else:
             train_recs, val_recs = split_records(records, cfg.train.val_fraction, cfg.train.seed)
+            if not val_recs and phantom is None and main_rank:
+                cases = len({r.case_id for r in records})
+                typer.echo(
+                    f"warning: {data} has {cases} case{'s' if cases != 1 else ''}, too few to "
+                    "hold one out for validation: training without validation (the last epoch "
+                    "is saved); give --val-data VAL.csv, or a table of two or more cases",
+                    err=True,
+                )
         info.update(
             table=str(data.resolve()),
             train_lesions=len(train_recs),
@@ -337,7 +373,7 @@ def train(
     val = (
         f"validation fine top-1 {m['fine_top1']:.3f}, coarse top-1 {m['coarse_top1']:.3f} "
         f"on {m['n']} lesions"
-        if m
+        if m and "fine_top1" in m
         else "no validation data"
     )
     typer.echo(
@@ -359,7 +395,12 @@ def evaluate(
         Path | None,
         typer.Option("--figures", help="Write the coarse-level confusion picture to this folder."),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
+        ),
+    ] = 64,
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
     ] = None,

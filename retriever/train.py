@@ -755,7 +755,8 @@ def train(
                         lr=sched.get_last_lr()[0],
                         scale=float(outp["logit_scale"].detach()),
                         seconds=elapsed(),
-                        val=history[-1] if history else {},
+                        # the last validation; {} when there is none (no validation data)
+                        val=history[-1] if history and "fine_top1" in history[-1] else {},
                     )
                     # between steps: a signal or the time budget stops every rank at this step
                     halt, over = _agree([stop.requested, elapsed() > budget], d, dev)
