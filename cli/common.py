@@ -77,7 +77,24 @@ def _click_error(exc: Any, ctx: Any = None, args: list[str] = ()) -> None:
     fail(f"{text} (see '{path} --help')", exc.exit_code)
 
 
-class AnatlocGroup(TyperGroup):
+class ListingGroup(TyperGroup):
+    """A group whose ``--help`` lists each command with its whole first sentence, wrapped
+    to the terminal, instead of click's cut at the width of one line ("Name the location
+    of every lesion of a…")."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class AnatlocGroup(ListingGroup):
     """The root group: every error a user can cause becomes one line and an exit code.
 
     Typed errors (``anatloc.ontology.errors``) carry their code; the option parser's errors
@@ -122,6 +139,7 @@ class AnatlocGroup(TyperGroup):
 
 def new_app(help: str) -> typer.Typer:
     return typer.Typer(
+        cls=ListingGroup,
         help=help,
         no_args_is_help=True,
         add_completion=False,

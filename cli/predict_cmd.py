@@ -219,8 +219,8 @@ def predict(
         Path | None,
         typer.Option(
             "--boxes",
-            help="CSV of boxes: center_x,center_y,center_z,size_x,size_y,size_z (world mm, "
-            "RAS), optional lesion_id.",
+            help="CSV of boxes with the columns center_x, center_y, center_z, size_x, size_y, "
+            "size_z (world mm, RAS) and an optional lesion_id.",
             show_default=False,
         ),
     ] = None,
@@ -256,7 +256,12 @@ def predict(
     vmax: Annotated[
         float, typer.Option("--vmax", min=0.1, help="SUV shown as black in the MIP.")
     ] = 10.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
+        ),
+    ] = 64,
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
     ] = None,
@@ -391,6 +396,14 @@ def predict(
             atomic_write(p, data)
     n = sum(len(r.lesions) for r in results)
     inputs = "PET only" if all(r.pet_only for r in results) else "PET/CT"
+    pet_only = [r.case_id for r in results if r.pet_only]
+    if pet_only:
+        which = "" if not many else f" ({len(pet_only)} of {len(results)} cases)"
+        typer.echo(
+            f"warning: no CT given{which}: PET-only answers are less reliable (without the CT "
+            "a lesion can be named confidently in the wrong organ); give --ct when there is one",
+            err=True,
+        )
     typer.echo(
         f"predicted {n} lesion{'s' if n != 1 else ''} in {len(results)} case"
         f"{'s' if len(results) != 1 else ''} ({inputs}) in {seconds:.1f} s with {path.name}",
