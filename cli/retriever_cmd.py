@@ -485,13 +485,11 @@ def evaluate(
         ["region", "n", "fine_top1", "coarse_top1"],
         [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
     )
-    what = {
-        "excluded": "ambiguous partner (Near X, parent, child)",
-        "semi-hard": "close (sibling, neighbour, other side)",
-        "easy": "far",
-        "coarse": "abstained, or coarse only",
-    }
+    from anatloc.retriever.evaluate import ERROR_BAND_WORDS
+
+    wrong = metrics["errors_by_band"]
     print_table(
-        ["wrong fine answers", "n", "the answer was"],
-        [[k, v, what[k]] for k, v in metrics["errors_by_band"].items()],
+        ["the wrong answer was", "lesions", "for example"],
+        [[ERROR_BAND_WORDS[k][0], v, ERROR_BAND_WORDS[k][1]] for k, v in wrong.items()],
+        title=f"{sum(wrong.values())} wrong fine answers",
     )
