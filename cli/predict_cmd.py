@@ -22,6 +22,7 @@ from .common import (
     load,
     print_json,
     print_table,
+    text_bank_progress,
 )
 
 ModelOpt = Annotated[
@@ -327,13 +328,15 @@ def predict(
     )
 
     t0 = time.perf_counter()
-    loc = Localizer.from_checkpoint(
-        path,
-        device=device,
-        ontology=ont,
-        allow_ontology_change=allow_ontology_change,
-        precision=precision,
-    )
+    with text_bank_progress(_stderr_console()) as text_progress:
+        loc = Localizer.from_checkpoint(
+            path,
+            device=device,
+            ontology=ont,
+            allow_ontology_change=allow_ontology_change,
+            precision=precision,
+            text_progress=text_progress,
+        )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
     results = []

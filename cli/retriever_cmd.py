@@ -22,6 +22,7 @@ from .common import (
     load,
     print_json,
     print_table,
+    text_bank_progress,
 )
 
 
@@ -446,13 +447,15 @@ def evaluate(
     from anatloc.retriever.table import read_lesion_table
 
     ont = load(ctx, ontology)
-    loc = Localizer.from_checkpoint(
-        path,
-        device=device,
-        ontology=ont,
-        allow_ontology_change=allow_ontology_change,
-        precision=precision,
-    )
+    with text_bank_progress() as text_progress:
+        loc = Localizer.from_checkpoint(
+            path,
+            device=device,
+            ontology=ont,
+            allow_ontology_change=allow_ontology_change,
+            precision=precision,
+            text_progress=text_progress,
+        )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
     records = read_lesion_table(data, ont, require_locations=True)
