@@ -497,17 +497,38 @@ def demo(
     def stage(text: str) -> None:
         console.print(f"[dim]{time.perf_counter() - t0:5.1f} s[/dim]  {text} …", highlight=False)
 
-    res = run_demo(
-        out,
-        model=model,
-        ontology=ont,
-        seed=seed,
-        lesions=lesions,
-        spacing=sp,
-        device=device,
-        force=force,
-        stage=stage,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # the rendering's steps as a bar on a terminal (like predict's); logs get the stage lines
+    with Progress(
+        TextColumn("  rendering: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        tasks: list[Any] = []
+
+        def render_progress(done: int, total: int, step: str) -> None:
+            if not tasks:  # shown while the phantom renders, gone when it is done
+                tasks.append(bar.add_task(step, total=total))
+            bar.update(tasks[0], completed=done, description=step)
+            if done >= total:
+                bar.remove_task(tasks[0])
+
+        res = run_demo(
+            out,
+            model=model,
+            ontology=ont,
+            seed=seed,
+            lesions=lesions,
+            spacing=sp,
+            device=device,
+            force=force,
+            stage=stage,
+            render_progress=render_progress,
+        )
     for w in res.result.warnings:
         typer.echo(f"warning: {w}", err=True)
     n = len(res.result.lesions)
