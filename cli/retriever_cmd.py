@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import (
+    TEXT_BANK_WHY,
     DeviceOpt,
     JsonOpt,
     OntologyOpt,
@@ -108,6 +109,15 @@ class ProgressLine:
             else:
                 text = f"epoch {ev['epoch']}/{ev['epochs']} done (no validation data; saved)"
             self._emit(text, True)
+        elif kind == "text":
+            now = time.monotonic()
+            if ev["done"] == 0:
+                self._emit(f"{TEXT_BANK_WHY}: {ev['total']} texts", True)
+            elif now - self.last >= self.every or ev["done"] == ev["total"]:
+                self.last = now
+                self._emit(
+                    f"text bank: {ev['done']}/{ev['total']} texts", ev["done"] == ev["total"]
+                )
         elif kind == "cache":
             now = time.monotonic()
             if now - self.last >= self.every or ev["done"] == ev["total"]:

@@ -508,8 +508,16 @@ def train(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
+    def text_progress(done: int, total: int) -> None:
+        if progress and d.main:  # only when the bank is not in the cache (an edited ontology)
+            progress({"event": "text", "done": done, "total": total})
+
     bank = text_bank or TextBank.build(
-        ont, text_encoder, text_model=preset.model.text_model, mode=preset.model.text_mode
+        ont,
+        text_encoder,
+        text_model=preset.model.text_model,
+        mode=preset.model.text_mode,
+        progress=text_progress,
     )
     if bank.mode != preset.model.text_mode:
         raise UsageError(

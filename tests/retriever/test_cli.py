@@ -283,3 +283,17 @@ def test_resume_default_starts_from_the_shipped_model_from_any_folder(
     monkeypatch.setattr(predict_mod, "shipped_model_path", lambda: missing)
     r = run("train", "--data", synth_table, "--resume", "default", "--out", "m2.pt")
     assert r.exit_code == 3 and "no default model is shipped" in r.stderr
+
+
+def test_progress_line_says_why_the_text_bank_is_embedded():
+    import io
+
+    from anatloc.cli.retriever_cmd import ProgressLine
+
+    log = io.StringIO()
+    show = ProgressLine(log, every=0.0)
+    for done in (0, 128, 300):
+        show({"event": "text", "done": done, "total": 300})
+    lines = log.getvalue().splitlines()
+    assert "the edited ontology" in lines[0] and "300 texts" in lines[0]
+    assert lines[-1] == "text bank: 300/300 texts"
