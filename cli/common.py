@@ -243,7 +243,9 @@ def text_bank_progress(console: Any = None) -> Iterator[Any]:
     def progress(done: int, total: int) -> None:
         if state["t0"] is None:
             state["t0"], state["total"] = time.perf_counter(), total
-            console.print(f"{TEXT_BANK_WHY}: {total} texts", markup=False, highlight=False)
+            console.print(
+                f"{TEXT_BANK_WHY}: {total} texts", markup=False, highlight=False, soft_wrap=True
+            )
             if console.is_terminal:
                 bar = Progress(
                     TextColumn("text bank"),
@@ -271,6 +273,7 @@ def text_bank_progress(console: Any = None) -> Iterator[Any]:
                 f"{time.perf_counter() - state['t0']:.0f} s",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
 
 

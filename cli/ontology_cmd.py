@@ -212,8 +212,8 @@ def add(
     if missing_geometry:  # say at once what the edit still lacks, not at validate time
         typer.echo(
             f"warning: {t.label!r} has no atlas geometry yet: 'ontology validate --fail-on "
-            "error' fails (atlas-nonempty) and the phantom cannot draw it until 'anatloc "
-            f"ontology set-geometry {t.label!r} @shape.json' gives it one (docs/editing.md); "
+            "error' fails (atlas-nonempty) and the phantom cannot draw it until it has one "
+            f'(anatloc ontology set-geometry "{t.label}" @shape.json, see docs/editing.md); '
             "the shipped model predicts over the edited ontology only with "
             "--allow-ontology-change",
             err=True,
