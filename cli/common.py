@@ -77,7 +77,24 @@ def _click_error(exc: Any, ctx: Any = None, args: list[str] = ()) -> None:
     fail(f"{text} (see '{path} --help')", exc.exit_code)
 
 
-class AnatlocGroup(TyperGroup):
+class ListingGroup(TyperGroup):
+    """A group whose ``--help`` lists each command with its whole first sentence, wrapped
+    to the terminal, instead of click's cut at the width of one line ("Name the location
+    of every lesion of a…")."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class AnatlocGroup(ListingGroup):
     """The root group: every error a user can cause becomes one line and an exit code.
 
     Typed errors (``anatloc.ontology.errors``) carry their code; the option parser's errors
@@ -122,6 +139,7 @@ class AnatlocGroup(TyperGroup):
 
 def new_app(help: str) -> typer.Typer:
     return typer.Typer(
+        cls=ListingGroup,
         help=help,
         no_args_is_help=True,
         add_completion=False,
@@ -192,6 +210,71 @@ def edit_session(ctx: typer.Context | None, value: Path | None) -> Iterator[Any]
         ont = load_ontology(path)
         yield ont
         ont.save(path)
+
+
+TEXT_BANK_WHY = (
+    "embedding the descriptions of the edited ontology with the text model: its terms "
+    "differ from the model's and are not in the text bank cache yet (once per edit; "
+    "cached afterwards)"
+)
+
+
+@contextlib.contextmanager
+def text_bank_progress(console: Any = None) -> Iterator[Any]:
+    """A ``progress(done, total)`` callback for the text bank's rebuild (``TextBank.build``):
+    why it rebuilds and a bar on stderr when stderr is a terminal, the same words as one
+    line at the start and one at the end otherwise (logs).  Silent when nothing is embedded
+    (the bank was in the cache)."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = console if console is not None else Console(stderr=True)
+    state: dict[str, Any] = {"bar": None, "task": None, "t0": None, "total": 0}
+
+    def progress(done: int, total: int) -> None:
+        if state["t0"] is None:
+            state["t0"], state["total"] = time.perf_counter(), total
+            console.print(
+                f"{TEXT_BANK_WHY}: {total} texts", markup=False, highlight=False, soft_wrap=True
+            )
+            if console.is_terminal:
+                bar = Progress(
+                    TextColumn("text bank"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    TextColumn("left"),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                )
+                bar.start()
+                state["bar"], state["task"] = bar, bar.add_task("text bank", total=total)
+        if state["bar"] is not None:
+            state["bar"].update(state["task"], completed=done)
+
+    try:
+        yield progress
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+        if state["t0"] is not None:
+            console.print(
+                f"text bank ready: {state['total']} texts in "
+                f"{time.perf_counter() - state['t0']:.0f} s",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def print_json(data: Any) -> None:

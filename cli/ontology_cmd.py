@@ -201,11 +201,23 @@ def add(
             geometry=geom,
         )
         rec = ont.record(t, full=False)
+        from anatloc.ontology.geometry import has_atlas
+
+        missing_geometry = t.level == "fine" and not t.geometry and has_atlas(ont)
     if as_json:
         print_json(rec)
     else:
         p = f" under {rec['parent']['label']}" if rec["parent"] else ""
         typer.echo(f"added {t.curie} {t.label!r} ({t.level}{p})")
+    if missing_geometry:  # say at once what the edit still lacks, not at validate time
+        typer.echo(
+            f"warning: {t.label!r} has no atlas geometry yet: 'ontology validate --fail-on "
+            "error' fails (atlas-nonempty) and the phantom cannot draw it until it has one "
+            f'(anatloc ontology set-geometry "{t.label}" @shape.json, see docs/editing.md); '
+            "the shipped model predicts over the edited ontology only with "
+            "--allow-ontology-change",
+            err=True,
+        )
 
 
 def _read_geometry(text: str | None) -> str | None:

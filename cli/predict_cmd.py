@@ -22,6 +22,7 @@ from .common import (
     load,
     print_json,
     print_table,
+    text_bank_progress,
 )
 
 ModelOpt = Annotated[
@@ -219,8 +220,8 @@ def predict(
         Path | None,
         typer.Option(
             "--boxes",
-            help="CSV of boxes: center_x,center_y,center_z,size_x,size_y,size_z (world mm, "
-            "RAS), optional lesion_id.",
+            help="CSV of boxes with the columns center_x, center_y, center_z, size_x, size_y, "
+            "size_z (world mm, RAS) and an optional lesion_id.",
             show_default=False,
         ),
     ] = None,
@@ -256,7 +257,12 @@ def predict(
     vmax: Annotated[
         float, typer.Option("--vmax", min=0.1, help="SUV shown as black in the MIP.")
     ] = 10.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
+        ),
+    ] = 64,
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
     ] = None,
@@ -322,13 +328,15 @@ def predict(
     )
 
     t0 = time.perf_counter()
-    loc = Localizer.from_checkpoint(
-        path,
-        device=device,
-        ontology=ont,
-        allow_ontology_change=allow_ontology_change,
-        precision=precision,
-    )
+    with text_bank_progress(_stderr_console()) as text_progress:
+        loc = Localizer.from_checkpoint(
+            path,
+            device=device,
+            ontology=ont,
+            allow_ontology_change=allow_ontology_change,
+            precision=precision,
+            text_progress=text_progress,
+        )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
     results = []
@@ -391,6 +399,14 @@ def predict(
             atomic_write(p, data)
     n = sum(len(r.lesions) for r in results)
     inputs = "PET only" if all(r.pet_only for r in results) else "PET/CT"
+    pet_only = [r.case_id for r in results if r.pet_only]
+    if pet_only:
+        which = "" if not many else f" ({len(pet_only)} of {len(results)} cases)"
+        typer.echo(
+            f"warning: no CT given{which}: PET-only answers are less reliable (without the CT "
+            "a lesion can be named confidently in the wrong organ); give --ct when there is one",
+            err=True,
+        )
     typer.echo(
         f"predicted {n} lesion{'s' if n != 1 else ''} in {len(results)} case"
         f"{'s' if len(results) != 1 else ''} ({inputs}) in {seconds:.1f} s with {path.name}",
@@ -481,17 +497,38 @@ def demo(
     def stage(text: str) -> None:
         console.print(f"[dim]{time.perf_counter() - t0:5.1f} s[/dim]  {text} …", highlight=False)
 
-    res = run_demo(
-        out,
-        model=model,
-        ontology=ont,
-        seed=seed,
-        lesions=lesions,
-        spacing=sp,
-        device=device,
-        force=force,
-        stage=stage,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # the rendering's steps as a bar on a terminal (like predict's); logs get the stage lines
+    with Progress(
+        TextColumn("  rendering: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        tasks: list[Any] = []
+
+        def render_progress(done: int, total: int, step: str) -> None:
+            if not tasks:  # shown while the phantom renders, gone when it is done
+                tasks.append(bar.add_task(step, total=total))
+            bar.update(tasks[0], completed=done, description=step)
+            if done >= total:
+                bar.remove_task(tasks[0])
+
+        res = run_demo(
+            out,
+            model=model,
+            ontology=ont,
+            seed=seed,
+            lesions=lesions,
+            spacing=sp,
+            device=device,
+            force=force,
+            stage=stage,
+            render_progress=render_progress,
+        )
     for w in res.result.warnings:
         typer.echo(f"warning: {w}", err=True)
     n = len(res.result.lesions)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import (
+    TEXT_BANK_WHY,
     DeviceOpt,
     JsonOpt,
     OntologyOpt,
@@ -22,6 +23,7 @@ from .common import (
     load,
     print_json,
     print_table,
+    text_bank_progress,
 )
 
 
@@ -84,7 +86,11 @@ class ProgressLine:
                 return
             self.last = now
             val = ev.get("val") or {}
-            v = f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}" if val else ""
+            v = (
+                f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}"
+                if "fine_top1" in val
+                else ""
+            )
             self._emit(
                 f"epoch {ev['epoch'] + 1}/{ev['epochs']} step {ev['step']}/{ev['steps']} "
                 f"loss {ev['loss']:.3f} acc fine {ev['acc_fine']:.2f} coarse {ev['acc_coarse']:.2f}"
@@ -93,7 +99,7 @@ class ProgressLine:
             )
         elif kind == "epoch":
             val = ev.get("val") or {}
-            if val:
+            if "fine_top1" in val:
                 text = (
                     f"epoch {ev['epoch']}/{ev['epochs']}: validation fine top-1 "
                     f"{val['fine_top1']:.3f}, top-3 {val['fine_top3']:.3f}, coarse top-1 "
@@ -103,6 +109,15 @@ class ProgressLine:
             else:
                 text = f"epoch {ev['epoch']}/{ev['epochs']} done (no validation data; saved)"
             self._emit(text, True)
+        elif kind == "text":
+            now = time.monotonic()
+            if ev["done"] == 0:
+                self._emit(f"{TEXT_BANK_WHY}: {ev['total']} texts", True)
+            elif now - self.last >= self.every or ev["done"] == ev["total"]:
+                self.last = now
+                self._emit(
+                    f"text bank: {ev['done']}/{ev['total']} texts", ev["done"] == ev["total"]
+                )
         elif kind == "cache":
             now = time.monotonic()
             if now - self.last >= self.every or ev["done"] == ev["total"]:
@@ -159,16 +174,36 @@ def train(
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", min=0, help="Wall-clock budget (0: none).")
     ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    lr: Annotated[float | None, typer.Option("--lr", min=0)] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, help="Passes over the data (default: the preset's)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per training step (default: the preset's)."
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", min=0, help="Peak learning rate (default: the preset's)."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Random seed of the split, sampling and weights (default: the preset's)."
+        ),
+    ] = None,
     patience: Annotated[
         int | None, typer.Option("--patience", min=0, help="Epochs without improvement (0: off).")
     ] = None,
     resume: Annotated[
         Path | None,
-        typer.Option("--resume", help="Continue from a checkpoint (model.last.pt resumes fully)."),
+        typer.Option(
+            "--resume",
+            help="Continue from a checkpoint (model.last.pt resumes fully; model.pt warm-starts "
+            "its weights); 'default' starts from the shipped model, from any folder.",
+        ),
     ] = None,
     text_model: Annotated[
         Path | None,
@@ -220,6 +255,10 @@ def train(
     if text_model is not None:
         fields["text_model"] = str(text_model.resolve())
     base = get_preset(preset, **fields)
+    if resume is not None and str(resume) == "default" and not resume.exists():
+        from anatloc.retriever.predict import model_path
+
+        resume = model_path(None)  # the shipped model, wherever anatloc is installed
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
     cfg = merged_preset(base, ck_preset, **overrides)
 
@@ -243,6 +282,14 @@ def train(
             val_recs = read_lesion_table(val_data, ont, require_locations=True)
         else:
             train_recs, val_recs = split_records(records, cfg.train.val_fraction, cfg.train.seed)
+            if not val_recs and phantom is None and main_rank:
+                cases = len({r.case_id for r in records})
+                typer.echo(
+                    f"warning: {data} has {cases} case{'s' if cases != 1 else ''}, too few to "
+                    "hold one out for validation: training without validation (the last epoch "
+                    "is saved); give --val-data VAL.csv, or a table of two or more cases",
+                    err=True,
+                )
         info.update(
             table=str(data.resolve()),
             train_lesions=len(train_recs),
@@ -337,7 +384,7 @@ def train(
     val = (
         f"validation fine top-1 {m['fine_top1']:.3f}, coarse top-1 {m['coarse_top1']:.3f} "
         f"on {m['n']} lesions"
-        if m
+        if m and "fine_top1" in m
         else "no validation data"
     )
     typer.echo(
@@ -359,7 +406,12 @@ def evaluate(
         Path | None,
         typer.Option("--figures", help="Write the coarse-level confusion picture to this folder."),
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
+        ),
+    ] = 64,
     top_k: Annotated[
         int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
     ] = None,
@@ -405,13 +457,15 @@ def evaluate(
     from anatloc.retriever.table import read_lesion_table
 
     ont = load(ctx, ontology)
-    loc = Localizer.from_checkpoint(
-        path,
-        device=device,
-        ontology=ont,
-        allow_ontology_change=allow_ontology_change,
-        precision=precision,
-    )
+    with text_bank_progress() as text_progress:
+        loc = Localizer.from_checkpoint(
+            path,
+            device=device,
+            ontology=ont,
+            allow_ontology_change=allow_ontology_change,
+            precision=precision,
+            text_progress=text_progress,
+        )
     if not loc.diff.empty:
         typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
     records = read_lesion_table(data, ont, require_locations=True)
@@ -444,13 +498,11 @@ def evaluate(
         ["region", "n", "fine_top1", "coarse_top1"],
         [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
     )
-    what = {
-        "excluded": "ambiguous partner (Near X, parent, child)",
-        "semi-hard": "close (sibling, neighbour, other side)",
-        "easy": "far",
-        "coarse": "abstained, or coarse only",
-    }
+    from anatloc.retriever.evaluate import ERROR_BAND_WORDS
+
+    wrong = metrics["errors_by_band"]
     print_table(
-        ["wrong fine answers", "n", "the answer was"],
-        [[k, v, what[k]] for k, v in metrics["errors_by_band"].items()],
+        ["the wrong answer was", "lesions", "for example"],
+        [[ERROR_BAND_WORDS[k][0], v, ERROR_BAND_WORDS[k][1]] for k, v in wrong.items()],
+        title=f"{sum(wrong.values())} wrong fine answers",
     )

@@ -5,6 +5,7 @@ They register themselves in :data:`anatloc.ontology.validate.CHECKS` on import.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from .model import Ontology, norm
@@ -23,6 +24,8 @@ _ATLAS_FIX = {
     "atlas-neighbour": "Make the Near/Around location touch the structure it surrounds.",
     "atlas-spec": "Fix the JSON of the geometry (see docs/atlas.md for every shape and field).",
 }
+#: the highest level an atlas check reports at, where it is not ERROR
+_ATLAS_LEVEL = {"atlas-neighbour": "WARN"}
 _RESULTS: dict[str, list[tuple]] = {}
 
 
@@ -56,13 +59,20 @@ def _register_atlas_checks() -> None:
         doc = (
             " ".join((fn.__doc__ or "").split()) if fn else "The stored geometry does not compile."
         )
+        doc = re.sub(r"``([^`]+)``", r"'\1'", doc)  # reST markup reads badly in a table
 
         def run(ont: Ontology, _name=name):
             for key, check_name, severity, message in _atlas_rows(ont):
                 if check_name == _name:
                     yield key, message, severity
 
-        check(name, "ERROR", doc, _ATLAS_FIX.get(name, "See docs/atlas.md."), group="atlas")(run)
+        check(
+            name,
+            _ATLAS_LEVEL.get(name, "ERROR"),
+            doc,
+            _ATLAS_FIX.get(name, "See docs/atlas.md."),
+            group="atlas",
+        )(run)
 
 
 _register_atlas_checks()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -210,6 +211,17 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
     return rows
 
 
+#: the steps of :func:`make_case`, for a progress bar (the last four are render_volume's)
+RENDER_STEPS = (
+    "the body's anatomy",
+    "placing the lesions",
+    "tissue values",
+    "the lesions' uptake",
+    "the CT scanner",
+    "the PET scanner",
+)
+
+
 def make_case(
     model: BodyModel,
     profile: Profile,
@@ -218,24 +230,43 @@ def make_case(
     lesions_per_case: int | None = None,
     noise: bool = True,
     targets: list[int] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Case:
-    """Render case ``index`` of a run (volumes in memory, table rows)."""
+    """Render case ``index`` of a run (volumes in memory, table rows).
+
+    ``progress(done, total, next_step)`` is told before each of the rendering's
+    :data:`RENDER_STEPS` steps and after the last (``done == total``, ``next_step`` "")."""
     import time
+
+    def tell(done: int) -> None:
+        if progress is not None:
+            steps = len(RENDER_STEPS)
+            progress(done, steps, RENDER_STEPS[done] if done < steps else "")
 
     rngs = case_rngs(seed, index)
     t0 = time.perf_counter()
+    tell(0)
     scene = new_scene(model, profile, rngs["subject"])
     ct_grid, pet_grid = case_grid(model, scene.subject, profile, rngs["fov"])
     labels = rasterize(scene.atlas, ct_grid, scene.subject)
     t_labels = time.perf_counter() - t0
+    tell(1)
     r = rngs["lesions"]
     lo, hi = profile.lesions.per_case
     k = int(lesions_per_case) if lesions_per_case is not None else int(r.integers(lo, hi + 1))
     t0 = time.perf_counter()
     lesions = place_lesions(scene, labels, ct_grid, r, k, targets)
     t_place = time.perf_counter() - t0
+    tell(2)
     scene = scene.with_lesions(lesions)
-    vol = render_volume(scene, ct_grid, pet_grid, rngs["noise"] if noise else None, labels=labels)
+    vol = render_volume(
+        scene,
+        ct_grid,
+        pet_grid,
+        rngs["noise"] if noise else None,
+        labels=labels,
+        progress=(lambda k: tell(2 + k)) if progress is not None else None,
+    )
     vol.timings["labels"] += t_labels
     vol.timings["lesions"] += t_place
     cid = case_id_for(profile, seed, index)

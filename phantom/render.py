@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -442,9 +443,17 @@ def render_volume(
     pet_grid: Grid,
     rng: np.random.Generator | None,
     labels: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Volumes:
-    """CT, PET, labels and the lesion instance mask of a scene (``rng=None``: no noise)."""
+    """CT, PET, labels and the lesion instance mask of a scene (``rng=None``: no noise).
+
+    ``progress(k)`` is told as each of its four steps ends (k = 1: tissue, 2: lesions,
+    3: CT, 4: PET)."""
     from scipy import ndimage
+
+    def tell(k: int) -> None:
+        if progress is not None:
+            progress(k)
 
     t = {}
     t0 = time.perf_counter()
@@ -455,6 +464,7 @@ def render_volume(
     t0 = time.perf_counter()
     hu, suv = shade_grid(scene, ct_grid, labels)
     t["tissue"] = time.perf_counter() - t0
+    tell(1)
 
     # -- lesions --------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -470,6 +480,7 @@ def render_volume(
 
     scene._shade_lesions(None, hu, suv, mask, where_lesion)
     t["lesions"] = time.perf_counter() - t0
+    tell(2)
 
     # -- CT scanner: the kernel blurs the image and shapes the noise ------------------------
     t0 = time.perf_counter()
@@ -486,6 +497,7 @@ def render_volume(
     ct = hu.astype(np.int16)
     del hu
     t["ct"] = time.perf_counter() - t0
+    tell(3)
 
     # -- PET scanner: integrate over blocks, blur by the PSF, resample, add noise -------------
     t0 = time.perf_counter()
@@ -515,6 +527,7 @@ def render_volume(
         pet += n * sd
         np.maximum(pet, 0, out=pet)
     t["pet"] = time.perf_counter() - t0
+    tell(4)
     return Volumes(
         ct=ct,
         pet=pet.astype(np.float32),

@@ -111,11 +111,14 @@ def run_demo(
     device: str = "auto",
     force: bool = False,
     stage: Callable[[str], None] | None = None,
+    render_progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoResult:
     """Generate a phantom case, predict its lesions, write the folder (module docstring).
 
     ``spacing`` (mm, one value or three) overrides the phantom's CT grid — coarser is faster.
-    ``stage(text)`` is told what is being done (for a progress line).
+    ``stage(text)`` is told what is being done (for a progress line);
+    ``render_progress(done, total, next_step)`` follows the phantom's rendering (for a bar,
+    see :func:`anatloc.phantom.cases.make_case`).
     """
     from anatloc.ontology import load_ontology
     from anatloc.phantom.body import body_model
@@ -149,7 +152,7 @@ def run_demo(
     try:
         t1 = time.perf_counter()
         say(f"rendering a whole-body phantom case ({prof.name} profile)")
-        case = make_case(body_model(ont), prof, seed, 0, lesions)
+        case = make_case(body_model(ont), prof, seed, 0, lesions, progress=render_progress)
         write_case_folder(tmp, "case", case_files(case))
         rows = []
         for r in case.rows:

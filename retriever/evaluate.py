@@ -17,8 +17,9 @@ For lesions with known locations (the acceptable set, several allowed):
                   a prediction that names no fine location, as the baseline's may)
 
 :func:`confusion_figure` draws the coarse-level confusion matrix (rows: the primary
-location's coarse parent, columns: the predicted coarse location, row-normalised), only
-over the coarse locations that occur, in ontology order so that regions stay together.
+location's coarse parent, columns: the predicted coarse location; colour by the share of
+the row, with a colour bar, and the count in each cell), only over the coarse locations
+that occur, in ontology order so that regions stay together.
 """
 
 from __future__ import annotations
@@ -96,6 +97,22 @@ def evaluate(
 #: the kinds of wrong fine answers, the keys of ``errors_by_band``
 ERROR_BANDS = ("excluded", "semi-hard", "easy", "coarse")
 
+#: what each band of ``errors_by_band`` means to a reader: (the wrong answer was …, example)
+ERROR_BAND_WORDS = {
+    "excluded": (
+        "a location that shares the place, often also acceptable (the 'Near' or 'Around' "
+        "space of it, a part of it or the whole)",
+        "Near vertebra T7 for Vertebra T7",
+    ),
+    "semi-hard": (
+        "a neighbouring location (next to it, beside it in the same organ, or its twin on "
+        "the other side)",
+        "Liver S8 for Liver S7",
+    ),
+    "easy": ("a location far from the true one", "Spleen for Liver S7"),
+    "coarse": ("no fine location: only the organ or area was named", "Liver for Liver S7"),
+}
+
 
 def error_bands(wrong: Sequence[tuple[Prediction, LesionRecord]], ont, bands=None) -> dict:
     """Counts of wrong fine answers per walker band (see the module doc)."""
@@ -139,16 +156,58 @@ def confusion_matrix(
     return [ont[c].label for c in used], m
 
 
+def confusion_plot(labels: Sequence[str], m: np.ndarray):
+    """The matplotlib figure of a coarse confusion matrix: colour by the share of each true
+    location's lesions (with a colour bar), the count written in every non-empty cell, and
+    each true location's number of lesions beside its name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = m.sum(axis=1, keepdims=True)
+    norm = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    n = max(1, len(labels))
+    size = min(30.0, 3.5 + 0.22 * n)
+    fontsize = max(4, 9 - n // 25)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i, j in zip(*np.nonzero(m), strict=True):
+        ax.text(
+            j,
+            i,
+            str(int(m[i, j])),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if norm[i, j] > 0.5 else "black",
+        )
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(
+        range(len(labels)),
+        [f"{lab} ({int(k)})" for lab, k in zip(labels, rows[:, 0], strict=True)],
+        fontsize=fontsize,
+    )
+    ax.set_xlabel("predicted coarse location")
+    ax.set_ylabel("true coarse location (primary), with its number of lesions")
+    ax.set_title(
+        f"Coarse-level confusion, {int(m.sum())} lesions: counts in the cells, colour = share "
+        "of the row"
+    )
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("share of the true location's lesions")
+    fig.tight_layout()
+    return fig
+
+
 def confusion_figure(
     predictions: Sequence[Prediction],
     records: Sequence[LesionRecord],
     ont,
     folder: str | os.PathLike,
 ) -> list[Path]:
-    """Write ``confusion_coarse.png`` (and its counts as CSV) to ``folder``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """Write ``confusion_coarse.png`` (:func:`confusion_plot`) and its counts as CSV to
+    ``folder``."""
     import matplotlib.pyplot as plt
 
     folder = Path(folder)
@@ -157,18 +216,7 @@ def confusion_figure(
     except OSError as exc:
         raise DataError(f"cannot create the figures folder {folder}: {exc.strerror}") from None
     labels, m = confusion_matrix(predictions, records, ont)
-    rows = m.sum(axis=1, keepdims=True)
-    norm = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
-    n = max(1, len(labels))
-    size = min(30.0, 3.0 + 0.22 * n)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=max(4, 9 - n // 25))
-    ax.set_yticks(range(len(labels)), labels, fontsize=max(4, 9 - n // 25))
-    ax.set_xlabel("predicted coarse location")
-    ax.set_ylabel("true coarse location (primary)")
-    ax.set_title(f"Coarse-level confusion, {int(m.sum())} lesions (row-normalised)")
-    fig.tight_layout()
+    fig = confusion_plot(labels, m)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)

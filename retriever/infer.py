@@ -193,6 +193,7 @@ class Localizer:
         text_encoder=None,
         cache=None,
         precision: str = "auto",
+        text_progress=None,
     ) -> Localizer:
         """Load a checkpoint for prediction over ``ontology`` (default: ``load_ontology()``).
 
@@ -200,7 +201,8 @@ class Localizer:
         are used; against a changed one (``allow_ontology_change=True``) the current terms
         are embedded by the checkpoint's text model (or ``text_encoder``) — new terms are
         predicted zero-shot through the trained text adapter.  ``precision``: see
-        :func:`resolve_precision`.
+        :func:`resolve_precision`.  ``text_progress(done, total)`` follows that embedding
+        when it is not in the text bank cache (see :meth:`TextBank.build`).
         """
         from anatloc.ontology import load_ontology
 
@@ -218,14 +220,14 @@ class Localizer:
         if ck.get("ontology_hash") == ont.content_hash():
             tc, tf = ck["text_coarse"], ck["text_fine"]
         else:
-            tc, tf = cls._embed_current(ck, ont, preset, text_encoder, cache)
+            tc, tf = cls._embed_current(ck, ont, preset, text_encoder, cache, text_progress)
         return cls(
             model, preset, ont, tc, tf, device=dev, checkpoint=ck, diff=diff, precision=precision
         )
 
     @staticmethod
     def _embed_current(
-        ck, ont, preset: Preset, encoder, cache
+        ck, ont, preset: Preset, encoder, cache, progress=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         from .text import SentenceEncoder, TextBank
 
@@ -236,7 +238,9 @@ class Localizer:
                 f"the checkpoint was trained with the text model {ck.get('text_model')!r}, but "
                 f"{getattr(encoder, 'model_id', '?')!r} is in use; the text embeddings would not match"
             )
-        bank = TextBank.build(ont, encoder, mode=ck.get("text_mode", "descriptions"), cache=cache)
+        bank = TextBank.build(
+            ont, encoder, mode=ck.get("text_mode", "descriptions"), cache=cache, progress=progress
+        )
         how = preset.model.text_pool
         return (
             torch.from_numpy(bank["coarse"].pooled(how)),

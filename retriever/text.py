@@ -178,16 +178,32 @@ def level_texts(
     return [t.curie for t in terms], [t.label for t in terms], texts
 
 
+#: texts per encoder call when a progress callback follows the embedding
+PROGRESS_CHUNK = 128
+
+
 def embed_level(
     level: str,
     curies: list[str],
     labels: list[str],
     texts: list[list[str]],
     encoder: Encoder,
+    progress: Callable[[int], None] | None = None,
 ) -> LevelTexts:
-    """Embed the texts of one level with ``encoder`` (each distinct text once)."""
+    """Embed the texts of one level with ``encoder`` (each distinct text once);
+    ``progress(n)`` is told after each chunk of ``n`` texts."""
     flat = sorted({s for ts in texts for s in ts})
-    vec = np.asarray(encoder(flat), dtype=np.float32) if flat else np.zeros((0, 1), np.float32)
+    if not flat:
+        vec = np.zeros((0, 1), np.float32)
+    elif progress is None:
+        vec = np.asarray(encoder(flat), dtype=np.float32)
+    else:
+        parts = []
+        for i in range(0, len(flat), PROGRESS_CHUNK):
+            chunk = flat[i : i + PROGRESS_CHUNK]
+            parts.append(np.asarray(encoder(chunk), dtype=np.float32))
+            progress(len(chunk))
+        vec = np.concatenate(parts) if len(parts) > 1 else parts[0]
     if vec.ndim != 2 or vec.shape[0] != len(flat):
         raise DataError(f"the text encoder returned shape {vec.shape} for {len(flat)} texts")
     norms = np.linalg.norm(vec, axis=1, keepdims=True)
@@ -257,11 +273,14 @@ class TextBank:
         mode: str = "descriptions",
         levels: Sequence[str] = LEVELS,
         cache: str | os.PathLike | bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> TextBank:
         """The bank of ``ont``: read from the cache, or embedded and written to it.
 
         ``encoder`` replaces the sentence-transformers model (it needs a ``model_id``);
-        ``cache`` is a folder, ``None`` for the default folder, or ``False`` for none.
+        ``cache`` is a folder, ``None`` for the default folder, or ``False`` for none;
+        ``progress(done, total)`` follows the embedding (texts), only when there is one to
+        do: (0, total) before the first text, (total, total) after the last.
         """
         model_id = (
             getattr(encoder, "model_id", None) if encoder is not None else text_model_id(text_model)
@@ -280,10 +299,20 @@ class TextBank:
                 log.warning("ignoring unreadable text bank cache %s (%s)", path, exc)
         if encoder is None:
             encoder = SentenceEncoder(text_model)
+        per_level = {level: level_texts(ont, level, mode) for level in levels}
+        tell = None
+        if progress is not None:
+            total = sum(len({s for ts in t[2] for s in ts}) for t in per_level.values())
+            state = {"done": 0}
+
+            def tell(n: int) -> None:
+                state["done"] += n
+                progress(state["done"], total)
+
+            progress(0, total)
         out = {}
-        for level in levels:
-            curies, labels, texts = level_texts(ont, level, mode)
-            out[level] = embed_level(level, curies, labels, texts, encoder)
+        for level, (curies, labels, texts) in per_level.items():
+            out[level] = embed_level(level, curies, labels, texts, encoder, tell)
         bank = cls(
             out, key=key, text_model=str(model_id), mode=mode, ontology_hash=ont.content_hash()
         )

@@ -508,8 +508,16 @@ def train(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
+    def text_progress(done: int, total: int) -> None:
+        if progress and d.main:  # only when the bank is not in the cache (an edited ontology)
+            progress({"event": "text", "done": done, "total": total})
+
     bank = text_bank or TextBank.build(
-        ont, text_encoder, text_model=preset.model.text_model, mode=preset.model.text_mode
+        ont,
+        text_encoder,
+        text_model=preset.model.text_model,
+        mode=preset.model.text_mode,
+        progress=text_progress,
     )
     if bank.mode != preset.model.text_mode:
         raise UsageError(
@@ -755,7 +763,8 @@ def train(
                         lr=sched.get_last_lr()[0],
                         scale=float(outp["logit_scale"].detach()),
                         seconds=elapsed(),
-                        val=history[-1] if history else {},
+                        # the last validation; {} when there is none (no validation data)
+                        val=history[-1] if history and "fine_top1" in history[-1] else {},
                     )
                     # between steps: a signal or the time budget stops every rank at this step
                     halt, over = _agree([stop.requested, elapsed() > budget], d, dev)

@@ -39,3 +39,31 @@ def test_every_command_is_documented():
             for o in getattr(opt, "opts", []):
                 if o.startswith("--"):
                     assert o in text
+
+
+def _walk(cmd, ctx, path):
+    yield path, cmd
+    for name in getattr(cmd, "list_commands", lambda _c: [])(ctx):
+        yield from _walk(cmd.get_command(ctx, name), ctx, f"{path} {name}")
+
+
+def test_help_lists_whole_descriptions_and_every_option_has_help():
+    import typer
+    from typer.testing import CliRunner
+
+    from anatloc.cli.main import app
+
+    runner = CliRunner()
+    for group in ([], ["ontology"], ["graph"], ["phantom"], ["baseline"]):
+        r = runner.invoke(app, [*group, "--help"], terminal_width=80)
+        listing = r.stdout.split("Commands:")[1]
+        assert r.exit_code == 0 and "…" not in listing and "..." not in listing, listing
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root, info_name="anatloc")
+    for path, cmd in _walk(root, ctx, "anatloc"):
+        for p in cmd.params:
+            if getattr(p, "opts", None) and p.opts[0].startswith("--"):
+                assert getattr(p, "help", None), f"{path} {p.opts[0]} has no help"
+    r = runner.invoke(app, ["predict", "--help"], terminal_width=80)
+    words = " ".join(r.stdout.split())
+    assert "center_x, center_y, center_z, size_x, size_y, size_z" in words  # no word cut

@@ -48,7 +48,13 @@ def test_validate_fail_on_warn_exits_1(tmp_path):
 def test_validate_list_documents_checks():
     r = run("ontology", "validate", "--list", "--json")
     assert r.exit_code == 0
-    assert {"check", "problem", "fix"} <= set(json.loads(r.stdout)[0])
+    docs = json.loads(r.stdout)
+    assert {"check", "problem", "fix"} <= set(docs[0])
+    for d in docs:  # plain words: no reST markup left from the docstrings
+        assert "``" not in d["problem"] + d["fix"], d
+    level = {d["check"]: d["level"] for d in docs}
+    # the level listed is the one the check reports at (docs/atlas.md says the same)
+    assert level["atlas-neighbour"] == "WARN" and level["atlas-nonempty"] == "ERROR"
 
 
 def test_show_tree_and_describe():

@@ -84,6 +84,7 @@ def test_pet_only_table_output(case, model):
     assert r.exit_code == 0, r.output
     assert "location" in r.stdout and "PET only" in r.stdout and "SUVmax" in r.stdout
     assert "(PET only)" in r.stderr
+    assert "warning: no CT given: PET-only answers are less reliable" in r.stderr
 
 
 def test_boxes_to_csv(case, cases, model, tmp_path):
@@ -99,6 +100,7 @@ def test_boxes_to_csv(case, cases, model, tmp_path):
             boxes, "--out", out, "--model", model, "--case-id", "p1")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert r.stdout == "" and f"wrote {out}" in r.stderr
+    assert "no CT given" not in r.stderr  # a PET/CT: no PET-only warning
     got = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(got) == len(rows) and [g["lesion_id"] for g in got] == [
         "p1:1",

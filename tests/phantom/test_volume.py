@@ -212,3 +212,13 @@ def test_severe_lesions_deform_their_organ(toy_model):
     undeformed = plain.labels_at(pts)
     host = int(deformed[np.argmin(np.linalg.norm(pts - c, axis=1))])
     assert (deformed == host).sum() > (undeformed == host).sum()
+
+
+def test_make_case_reports_each_rendering_step(toy_model):
+    from anatloc.phantom.cases import RENDER_STEPS, make_case
+
+    calls = []
+    prof = get_profile("internal").with_spacing(8.0)
+    make_case(toy_model, prof, 2, 0, lesions_per_case=1, progress=lambda *a: calls.append(a))
+    n = len(RENDER_STEPS)
+    assert calls == [(k, n, RENDER_STEPS[k]) for k in range(n)] + [(n, n, "")]

@@ -246,3 +246,54 @@ def test_progress_line_announces_a_stop_request_on_the_descriptor(tmp_path):
     import io
 
     ProgressLine(io.StringIO()).stopping("SIGINT")
+
+
+def test_train_on_one_case_trains_without_validation_and_says_so(tmp_path, fake_text_cache):
+    from .synth import make_table
+
+    (tmp_path / "one").mkdir()
+    table = make_table(tmp_path / "one", n_cases=1)
+    out = tmp_path / "model.pt"
+    # two epochs: the second one's progress once looked for the first one's validation
+    args = ["train", "--data", table, "--out", out, "--epochs", "2", "--batch-size", "4"]
+    r = run(*args, "--seed", "1", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "no validation" in r.stderr and "--val-data" in r.stderr
+    assert "no validation data" in r.stdout and out.exists()
+    r = run(*args, "--seed", "1", "--device", "cpu", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["validation"] == {}
+
+
+def test_resume_default_starts_from_the_shipped_model_from_any_folder(
+    synth_table, tiny_model, fake_text_cache, tmp_path, monkeypatch
+):
+    import anatloc.retriever.predict as predict_mod
+
+    monkeypatch.setattr(predict_mod, "shipped_model_path", lambda: tiny_model)
+    monkeypatch.chdir(tmp_path)  # outside the repository: no retriever/models/ here
+    r = run(
+        "train", "--data", synth_table, "--resume", "default", "--out", "mine.pt",
+        "--epochs", "1", "--batch-size", "6", "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert f"resumed from {tiny_model} at epoch 0 (weights only)" in r.stderr
+    assert read_checkpoint(tmp_path / "mine.pt")["preset"]["data"]["local"]["size"] == 16
+    missing = tmp_path / "none.pt"
+    monkeypatch.setattr(predict_mod, "shipped_model_path", lambda: missing)
+    r = run("train", "--data", synth_table, "--resume", "default", "--out", "m2.pt")
+    assert r.exit_code == 3 and "no default model is shipped" in r.stderr
+
+
+def test_progress_line_says_why_the_text_bank_is_embedded():
+    import io
+
+    from anatloc.cli.retriever_cmd import ProgressLine
+
+    log = io.StringIO()
+    show = ProgressLine(log, every=0.0)
+    for done in (0, 128, 300):
+        show({"event": "text", "done": done, "total": 300})
+    lines = log.getvalue().splitlines()
+    assert "the edited ontology" in lines[0] and "300 texts" in lines[0]
+    assert lines[-1] == "text bank: 300/300 texts"

@@ -166,3 +166,40 @@ def test_wrong_answers_are_told_apart_by_the_walker_band(shipped):
     ]
     m = evaluate(preds, recs, shipped)
     assert m["errors_by_band"] == {"excluded": 1, "semi-hard": 1, "easy": 1, "coarse": 0}
+
+
+def test_the_confusion_picture_has_a_colour_bar_and_counts():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from anatloc.retriever.evaluate import confusion_plot
+
+    m = np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]])
+    fig = confusion_plot(["Liver", "Spleen", "Brain"], m)
+    try:
+        assert len(fig.axes) == 2  # the matrix and its colour bar
+        ax, bar = fig.axes
+        assert "share of the true location's lesions" in bar.get_ylabel()
+        assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "3"]  # non-empty cells
+        assert [t.get_text() for t in ax.get_yticklabels()] == [
+            "Liver (4)",
+            "Spleen (2)",
+            "Brain (0)",
+        ]
+    finally:
+        plt.close(fig)
+
+
+def test_evaluate_says_the_wrong_answers_in_a_readers_words(tiny_model, synth_table):
+    from typer.testing import CliRunner
+
+    from anatloc.cli.main import app
+    from anatloc.retriever.evaluate import ERROR_BAND_WORDS, ERROR_BANDS
+
+    assert set(ERROR_BAND_WORDS) == set(ERROR_BANDS)
+    args = ["evaluate", "--model", str(tiny_model), "--data", str(synth_table)]
+    r = CliRunner().invoke(app, [*args, "--device", "cpu"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "wrong fine answers" in r.stdout and "Near vertebra T7 for Vertebra T7" in r.stdout
+    for internal in ("semi-hard", "excluded", "easy"):
+        assert internal not in r.stdout

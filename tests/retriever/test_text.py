@@ -107,3 +107,60 @@ def test_real_encoder_offline_separates_sides(shipped, tmp_path):
     t = time.perf_counter()
     assert TextBank.build(shipped, cache=tmp_path).from_cache
     assert time.perf_counter() - t < 0.2
+
+
+def test_a_rebuild_reports_its_progress_and_a_cached_bank_says_nothing(shipped, tmp_path):
+    calls = []
+    plain = TextBank.build(shipped, FakeEncoder(), cache=False)
+    bank = TextBank.build(
+        shipped, FakeEncoder(), cache=tmp_path, progress=lambda d, t: calls.append((d, t))
+    )
+    total = calls[0][1]
+    assert calls[0] == (0, total) and calls[-1] == (total, total) and len(calls) > 3
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    for level in ("coarse", "fine"):  # chunked, the same vectors as one call
+        assert np.allclose(bank[level].emb, plain[level].emb)
+    calls.clear()
+    again = TextBank.build(
+        shipped, FakeEncoder(), cache=tmp_path, progress=lambda d, t: calls.append((d, t))
+    )
+    assert again.from_cache
+    assert calls == []
+
+
+def test_the_cli_says_why_the_text_bank_is_rebuilt():
+    import io
+
+    from rich.console import Console
+
+    from anatloc.cli.common import text_bank_progress
+
+    log = io.StringIO()
+    with text_bank_progress(Console(file=log, force_terminal=False, width=300)) as progress:
+        for done in (0, 128, 256, 300):
+            progress(done, 300)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2, lines  # a log gets a line at the start and one at the end
+    assert "the edited ontology" in lines[0] and "300 texts" in lines[0]
+    assert lines[1].startswith("text bank ready: 300 texts in ")
+    log = io.StringIO()
+    with text_bank_progress(Console(file=log, force_terminal=False)):
+        pass  # nothing to embed: nothing said
+    assert log.getvalue() == ""
+
+
+def test_predicting_over_an_edited_ontology_follows_the_rebuild(tiny_model, shipped, tmp_path):
+    from anatloc.ontology import load_ontology, shipped_path
+    from anatloc.retriever.infer import Localizer
+
+    from .conftest import default_id_encoder
+
+    edited = load_ontology(shipped_path())
+    edited.add("Liver S9", "Liver")
+    calls = []
+    Localizer.from_checkpoint(
+        tiny_model, device="cpu", ontology=edited, allow_ontology_change=True,
+        text_encoder=default_id_encoder(), cache=tmp_path,
+        text_progress=lambda d, t: calls.append((d, t)),
+    )  # fmt: skip
+    assert calls and calls[-1][0] == calls[-1][1] > 0

@@ -3353,7 +3353,7 @@ def order_like_vocabulary():
     """Re-order terms: regions, then coarse and fine in the order of locations.tsv."""
     import csv
 
-    path = "/work/shared/anatomy/locations.tsv"
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locations.tsv")
     if not os.path.exists(path):
         return
     want = []

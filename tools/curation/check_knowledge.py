@@ -17,7 +17,7 @@ import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_VOCAB = "/work/shared/anatomy/locations.tsv"
+DEFAULT_VOCAB = os.path.join(HERE, "locations.tsv")
 
 LEVELS = ("region", "coarse", "fine")
 LATERALITY = {"left", "right", "midline", "unsided"}

@@ -32,7 +32,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "atlas.json"
-VOCAB = Path("/work/shared/anatomy/locations.tsv")
+VOCAB = HERE / "locations.tsv"
 
 # ------------------------------------------------------------------------------------------
 # a tiny DSL for shape JSON
