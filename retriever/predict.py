@@ -5,7 +5,7 @@
 >>> loc = Localizer.from_checkpoint(shipped_model_path())              # doctest: +SKIP
 >>> case = CaseInput.from_files("pet.nii.gz", ct="ct.nii.gz", lesions="mask.nii.gz")
 >>> [r.as_row()["sentence"] for r in predict_cases(loc, [case])[0].lesions]  # doctest: +SKIP
-['Intensely FDG-avid lesion in liver segment S7, SUVmax 8.3, 2.1 × 1.6 cm, 3.20 ml.']
+['Intensely FDG-avid lesion in liver segment S7, SUVmax 8.3, 2.1 × 1.6 cm, 4.20 ml.']
 
 Inputs of a case (:class:`CaseInput`): a PET in SUV, an optional CT on any grid, and the
 lesions as a **mask** (an instance mask: 0 background, one id per lesion; or a binary mask —
