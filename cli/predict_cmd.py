@@ -426,16 +426,18 @@ def predict(
 
 
 def _print_predictions(results, truth: dict[str, tuple[str, bool]] | None = None) -> None:
+    from anatloc.retriever.uptake import shown
+
     many = len(results) > 1
     cols = ["case"] if many else []
-    cols += ["#", "location", "coarse", "score", "SUVmax", "cm", "note"]
+    cols += ["#", "location", "coarse", "score", "SUVmax", "cm (long × short)", "note"]
     if truth:
         cols.insert(cols.index("location") + 1, "true location")
     rows: list[list[Any]] = []
     for res in results:
         for les in res.lesions:
             p = les.prediction
-            f = les.facts.as_dict()
+            f = shown(les.facts)
             note = []
             if p.abstained:
                 note.append("fine location uncertain")
@@ -447,8 +449,8 @@ def _print_predictions(results, truth: dict[str, tuple[str, bool]] | None = None
                 p.location,
                 p.coarse,
                 f"{p.score:.2f}",
-                "" if f["suv_max"] is None else f"{f['suv_max']:.1f}",
-                "" if f["diameter_mm"] is None else f"{f['diameter_mm'] / 10:.1f}",
+                f["suv_max"],
+                f"{f['long_cm']} × {f['short_cm']}" if f["long_cm"] else "",
                 ", ".join(note),
             ]
             if truth:

@@ -79,6 +79,10 @@ class Term:
     #: ``exact`` (skos:exactMatch) or ``broad`` (skos:broadMatch, the code is broader), e.g.
     #: ``("broad", "SCTID:10200004")`` (Liver) for Porta hepatis.  Not covered by the content hash.
     code_matches: tuple[tuple[str, str], ...] = ()
+    #: where a report sentence puts a lesion here, with its preposition and article: "in the
+    #: left humerus", "adjacent to the T8 vertebra" (see ``ontology.phrases``).  Not covered by
+    #: the content hash: it reaches only the report sentence, never the model.
+    report_phrase: str = ""
 
     @property
     def synonyms(self) -> tuple[str, ...]:
@@ -96,9 +100,11 @@ class Term:
         return [c for k, c in self.code_matches if kind is None or k == kind]
 
     def hash_dict(self) -> dict[str, Any]:
-        """What the content hash covers: :meth:`as_dict` without ``code_matches``."""
+        """What the content hash covers: :meth:`as_dict` without ``code_matches`` and
+        ``report_phrase`` (annotations that never reach the model)."""
         d = self.as_dict()
         del d["code_matches"]
+        del d["report_phrase"]
         return d
 
     def as_dict(self) -> dict[str, Any]:
@@ -339,12 +345,13 @@ class Ontology:
     def content_hash(self) -> str:
         """SHA-256 of the terms (not the header): changes with any change of any term.
 
-        One field is left out: the terms' ``code_matches`` (their SNOMED CT codes).  A trained
+        Two fields are left out: the terms' ``code_matches`` (their SNOMED CT codes) and their
+        ``report_phrase`` (the words of the report sentence).  A trained
         model records this hash and refuses an ontology with another one, because what it
         learned — the locations, their order, words, descriptions and geometry — would differ.
-        The codes reach no part of training or retrieval (only the DICOM SR that reports the
-        predictions), so curating them must not invalidate a model.  The hash of an ontology
-        is the same with or without its code mappings.
+        The codes and phrases reach no part of training or retrieval (only the DICOM SR and the
+        report sentence), so curating them must not invalidate a model.  The hash of an
+        ontology is the same with or without its code mappings and report phrases.
         """
         if self._hash is None:
             h = hashlib.sha256()
@@ -413,6 +420,7 @@ class Ontology:
             "exact_synonyms": list(t.exact_synonyms),
             "related_synonyms": list(t.related_synonyms),
             "preferred_synonym": t.preferred_synonym,
+            "report_phrase": t.report_phrase,
             "xrefs": list(t.xrefs),
             "code_matches": [{"kind": k, "code": c} for k, c in t.code_matches],
             "landmark": t.landmark,

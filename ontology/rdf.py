@@ -112,6 +112,8 @@ def term_triples(t: Term) -> list[Triple]:
     out += [(s, iri(vocab.RELATED_SYNONYM), lit(x)) for x in t.related_synonyms]
     if t.preferred_synonym:
         out.append((s, iri(vocab.PREFERRED_SYNONYM), lit(t.preferred_synonym)))
+    if t.report_phrase:
+        out.append((s, iri(vocab.REPORT_PHRASE), lit(t.report_phrase)))
     out += [(s, iri(vocab.EXACT_MATCH), iri(vocab.expand(x))) for x in t.xrefs]
     out += [(s, iri(vocab.CODE_MATCH_KINDS[k]), iri(vocab.expand(c))) for k, c in t.code_matches]
     out.append((s, iri(vocab.LATERALITY), lit(t.laterality)))
@@ -162,6 +164,12 @@ ANNOTATION_PROPERTIES = {
     vocab.PREFERRED_SYNONYM: (
         "preferred synonym",
         "The phrase a report sentence gives in brackets after the label.",
+    ),
+    vocab.REPORT_PHRASE: (
+        "report phrase",
+        "Where a report sentence puts a lesion at this location, with its preposition and "
+        "article: 'in the left humerus', 'adjacent to the T8 vertebra'. Generated, then "
+        "reviewed and editable (see ontology/phrases.py); not covered by the content hash.",
     ),
     vocab.LANDMARK: ("landmark", "True for locations used as landmarks in descriptions."),
     vocab.ATLAS_GEOMETRY: (
@@ -403,6 +411,8 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
                 f["related_synonyms"].append(_text(o))
             elif pv == vocab.PREFERRED_SYNONYM:
                 f["preferred_synonym"] = _text(o)
+            elif pv == vocab.REPORT_PHRASE:
+                f["report_phrase"] = _text(o)
             elif (
                 pv in (vocab.EXACT_MATCH, vocab.BROAD_MATCH)
                 and is_iri(o)
@@ -482,6 +492,7 @@ _PRED_ORDER = [
     vocab.RDFS_LABEL,
     vocab.DEFINITION,
     vocab.PREFERRED_SYNONYM,
+    vocab.REPORT_PHRASE,
     vocab.EXACT_SYNONYM,
     vocab.RELATED_SYNONYM,
     vocab.EXACT_MATCH,

@@ -41,6 +41,7 @@ COLUMNS = (
     "paraphrases",
     "description_generator",
     "code_matches",
+    "report_phrase",
 )
 MAGIC = "# anatloc ontology TSV v1"
 _HEADER_FIELDS = (
@@ -133,6 +134,7 @@ def write_tsv(ont: Ontology) -> str:
             "paraphrases": _join(t.paraphrases),
             "description_generator": _esc(t.description_generator),
             "code_matches": _join(f"{k}:{c}" for k, c in t.code_matches),
+            "report_phrase": _esc(t.report_phrase),
         }
         lines.append("\t".join(row[c] for c in COLUMNS))
     for t in ont:  # extra triples of terms, after the table so the table stays rectangular
@@ -268,6 +270,7 @@ def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
                 description_generator=_unesc(r.get("description_generator", "")),
                 extra=tuple(term_extra.get(curie, ())),
                 code_matches=_code_matches(r.get("code_matches", ""), source, n),
+                report_phrase=_unesc(r.get("report_phrase", "")),
             )
         )
     known = {t.curie for t in terms}

@@ -94,6 +94,7 @@ PARENT_LEVEL = {"region": None, "coarse": "region", "fine": "coarse"}
 LATERALITY = VOCAB_NS + "laterality"
 TISSUE = VOCAB_NS + "tissue"
 PREFERRED_SYNONYM = VOCAB_NS + "preferredSynonym"
+REPORT_PHRASE = VOCAB_NS + "reportPhrase"
 ATLAS_GEOMETRY = VOCAB_NS + "atlasGeometry"
 LANDMARK = VOCAB_NS + "landmark"
 CANONICAL_DESCRIPTION = VOCAB_NS + "canonicalDescription"

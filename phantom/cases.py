@@ -201,7 +201,7 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
                 "locations": "|".join(model.labels[i] for i in locs),
                 "curies": "|".join(model.curies[i] for i in locs),
                 "profile": scene.profile.name,
-                "suv_max": suv_max,
+                "phantom_suv_max": suv_max,
                 "volume_ml": len(labs) * float(np.prod(g.spacing)) / 1000.0,
                 "shape": les.shape,
                 "ct_appearance": les.ct,

@@ -50,7 +50,7 @@ TABLE_COLUMNS = [
     "locations",
     "curies",
     "profile",
-    "suv_max",
+    "phantom_suv_max",
     "volume_ml",
     "shape",
     "ct_appearance",

@@ -61,6 +61,28 @@ class DemoResult:
         return sum(ok for _, ok in self.truth.values())
 
 
+def verdict(prediction, names: list[str], curies: list[str]) -> tuple[str, bool]:
+    """(the truth and why the answer counts or not, whether it counts) for one lesion whose
+    acceptable locations are ``names`` / ``curies`` (the first is the primary one)::
+
+        Vertebra T8 — right
+        Spinous process of vertebra T8 — accepted: the truth lists Near vertebra T8 as an
+        alternative
+        Liver S7 — wrong (the truth also accepts Liver S8)
+    """
+    p = prediction
+    truth = names[0]
+    others = names[1:]
+    if p.abstained:
+        return f"{truth} — not counted: the fine location is uncertain", False
+    if p.curie == curies[0]:
+        return f"{truth} — right", True
+    if p.curie in curies:
+        return f"{truth} — accepted: the truth lists {p.location} as an alternative", True
+    also = f" (the truth also accepts {', '.join(others)})" if others else ""
+    return f"{truth} — wrong{also}", False
+
+
 def check_out(out: Path, force: bool) -> None:
     """Refuse a non-empty ``out`` without ``force``; ``out`` must be a folder or absent."""
     if out.exists() and not out.is_dir():
@@ -190,10 +212,9 @@ def run_demo(
             r = by_id.get(p.lesion_id)
             if r is None:
                 continue
-            curies = str(r["curies"]).split("|")
-            names = str(r["locations"]).split("|")
-            text = names[0] + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "")
-            truth[p.lesion_id] = (text, (not p.abstained) and p.curie in curies)
+            truth[p.lesion_id] = verdict(
+                p, str(r["locations"]).split("|"), str(r["curies"]).split("|")
+            )
 
         t3 = time.perf_counter()
         say("drawing the MIP and writing the report")
@@ -206,8 +227,9 @@ def run_demo(
         about = [
             f"A synthetic whole-body FDG PET/CT ({prof.name} profile, seed {seed}) with "
             f"{len(rows)} lesions whose locations are known; predicted with {path.name}. "
-            f"{n_ok} of {len(truth)} fine locations are right (✓: the prediction is one of "
-            "the lesion's acceptable locations).",
+            f"{n_ok} of {len(truth)} fine locations are right (✓: the answer is the true "
+            "location, or one the truth accepts as an alternative — the lesion spans "
+            "both; the true location column says which).",
             "The phantom is a demonstration, not patient data: judge a model on real, "
             "independently labelled scans.",
         ]

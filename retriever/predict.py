@@ -5,7 +5,7 @@
 >>> loc = Localizer.from_checkpoint(shipped_model_path())              # doctest: +SKIP
 >>> case = CaseInput.from_files("pet.nii.gz", ct="ct.nii.gz", lesions="mask.nii.gz")
 >>> [r.as_row()["sentence"] for r in predict_cases(loc, [case])[0].lesions]  # doctest: +SKIP
-['FDG-avid lesion in Liver S7 (segment VII of the liver), SUVmax 8.3, 2.1 cm.']
+['Intensely FDG-avid lesion in liver segment S7, SUVmax 8.3, 2.1 × 1.6 cm, 4.20 ml.']
 
 Inputs of a case (:class:`CaseInput`): a PET in SUV, an optional CT on any grid, and the
 lesions as a **mask** (an instance mask: 0 background, one id per lesion; or a binary mask —
@@ -37,8 +37,15 @@ Lesion facts, from the PET in world space:
                             inscribed ellipsoid); a lesion smaller than a PET voxel uses the
                             PET voxels that hold its mask voxels' centres (a box: its centre)
 ``volume_ml``               mask voxels × voxel volume (a box: its ellipsoid, π/6·x·y·z)
-``diameter_mm``             the maximum Feret diameter of the voxelized lesion: the largest
-                            distance between two corners of its voxels (a box: its largest side)
+``long_axis_mm``            the longest axial diameter, as RECIST measures: in the axial slice
+                            where it is longest, the largest distance between two voxel
+                            centres plus one voxel's width along that line (a box: its larger
+                            side in x and y)
+``short_axis_mm``           the lesion's width perpendicular to that diameter in the same slice
+                            (a box: its smaller side in x and y)
+``max_3d_extent_mm``        the old figure, kept under a clear name: the largest distance
+                            between two corners of the lesion's voxels in 3D (a box: its largest
+                            side); it overstates small lesions
 """
 
 from __future__ import annotations
@@ -81,6 +88,7 @@ from .nifti import (
     read_data,
 )
 from .table import CENTER, SIZE, LesionRecord, _err, _float
+from .uptake import shown
 
 #: columns every prediction row ends with, after the lesion's own columns
 RESULT_COLUMNS = (
@@ -96,7 +104,9 @@ RESULT_COLUMNS = (
     "suv_max",
     "suv_mean",
     "volume_ml",
-    "diameter_mm",
+    "long_axis_mm",
+    "short_axis_mm",
+    "max_3d_extent_mm",
     "pet_only",
 )
 #: PET file names that say nothing about the case: the case id is then the folder's name
@@ -489,17 +499,24 @@ class LesionFacts:
     suv_max: float
     suv_mean: float
     volume_ml: float
-    diameter_mm: float
+    long_axis_mm: float  # longest axial diameter (RECIST)
+    short_axis_mm: float  # axial width perpendicular to it
+    max_3d_extent_mm: float  # largest corner-to-corner distance in 3D
 
     def as_dict(self) -> dict[str, float | None]:
-        def r(v: float, n: int) -> float | None:
+        """The columns: SUVs to 0.01, volume to 0.001 ml, lengths to whole mm (so that the
+        cm the report prints, :func:`.uptake.shown`, are exactly these mm / 10)."""
+
+        def r(v: float, n: int | None) -> float | None:
             return None if not math.isfinite(v) else round(float(v), n)
 
         return {
             "suv_max": r(self.suv_max, 2),
             "suv_mean": r(self.suv_mean, 2),
             "volume_ml": r(self.volume_ml, 3),
-            "diameter_mm": r(self.diameter_mm, 1),
+            "long_axis_mm": r(self.long_axis_mm, None),
+            "short_axis_mm": r(self.short_axis_mm, None),
+            "max_3d_extent_mm": r(self.max_3d_extent_mm, None),
         }
 
 
@@ -558,6 +575,42 @@ def feret_diameter(les: MaskLesion) -> float:
     return math.sqrt(best)
 
 
+def axial_diameters(les: MaskLesion) -> tuple[float, float]:
+    """(longest axial diameter, the width perpendicular to it) in mm (module docstring).
+
+    Axial slices are those of the mask's voxel axis closest to the world's z axis; lengths
+    are measured in world x and y between voxel centres, plus one voxel's width along the
+    line, so that a digitised disc of diameter d measures about d.
+    """
+    from scipy.spatial import ConvexHull
+
+    a = les.affine[:3, :3]
+    k = int(np.argmax(np.abs(a[2]) / np.linalg.norm(a, axis=0)))
+    inplane = [j for j in range(3) if j != k]
+    cols = a[:2, inplane]  # world xy of one voxel step along the two in-plane axes
+    ijk = np.argwhere(les.sub)
+    xy = (ijk.astype(np.float64) + les.start) @ a[:2].T
+    best = (0.0, 0.0)
+    for s in np.unique(ijk[:, k]):
+        pts = np.unique(xy[ijk[:, k] == s], axis=0)
+        if len(pts) > 3:
+            try:
+                pts = pts[ConvexHull(pts).vertices]
+            except Exception:  # collinear points: keep them all
+                pass
+        d = pts[:, None, :] - pts[None, :, :]
+        dist = np.sqrt((d**2).sum(-1))
+        i, j = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        u = d[i, j] / dist[i, j] if dist[i, j] > 0 else np.array([1.0, 0.0])
+        v = np.array([-u[1], u[0]])
+        long = float(dist[i, j] + np.abs(u @ cols).sum())
+        proj = pts @ v
+        short = float(proj.max() - proj.min() + np.abs(v @ cols).sum())
+        if long > best[0]:
+            best = (long, short)
+    return best
+
+
 def mask_facts(pet: Volume, les: MaskLesion) -> LesionFacts:
     """SUV over the PET voxels whose centre falls in the lesion; volume; Feret diameter."""
     pts = les.points()
@@ -580,11 +633,13 @@ def mask_facts(pet: Volume, les: MaskLesion) -> LesionFacts:
         idx = _nearest_pet(pet, pts)
     smax, smean = _suv(pet, idx)
     vol = les.n_voxels * abs(float(np.linalg.det(les.affine[:3, :3]))) / 1000.0
-    return LesionFacts(smax, smean, vol, feret_diameter(les))
+    long, short = axial_diameters(les)
+    return LesionFacts(smax, smean, vol, long, short, feret_diameter(les))
 
 
 def box_facts(pet: Volume, center: Sequence[float], size: Sequence[float]) -> LesionFacts:
-    """SUV inside a box's inscribed ellipsoid; its volume; its largest side."""
+    """SUV inside a box's inscribed ellipsoid; its volume; its sides in x and y (larger,
+    smaller); its largest side."""
     c = np.asarray(center, dtype=np.float64)
     r = np.asarray(size, dtype=np.float64) / 2.0
     box = _pet_box(pet, c - r, c + r)
@@ -596,7 +651,8 @@ def box_facts(pet: Volume, center: Sequence[float], size: Sequence[float]) -> Le
         idx = _nearest_pet(pet, c[None])
     smax, smean = _suv(pet, idx)
     vol = math.pi / 6.0 * float(np.prod(size)) / 1000.0
-    return LesionFacts(smax, smean, vol, float(max(size)))
+    axial = sorted((float(size[0]), float(size[1])), reverse=True)
+    return LesionFacts(smax, smean, vol, axial[0], axial[1], float(max(size)))
 
 
 # -- results --------------------------------------------------------------------------------
@@ -1121,11 +1177,11 @@ def mip_lesions(result: CaseResult) -> list:
     for les in result.lesions:
         p = les.prediction
         label = p.location + ("?" if p.abstained else "")
-        f = les.facts
+        f = shown(les.facts)
         facts = []
-        if math.isfinite(f.suv_max):
-            facts.append(f"SUVmax {f.suv_max:.1f}")
-        facts.append(f"{f.diameter_mm / 10:.1f} cm")
+        if f["suv_max"]:
+            facts.append(f"SUVmax {f['suv_max']}")
+        facts.append(f"{f['long_cm']} × {f['short_cm']} cm")
         legend = f"{label}  ({', '.join(facts)})"
         if p.abstained:
             legend += "  fine location uncertain"

@@ -88,7 +88,7 @@ def test_dicom_study_gives_the_predictions_of_the_nifti_path(case, dicom_case, m
     dicom = list(csv.DictReader(io.StringIO((tmp_path / "dicom.csv").read_text())))
     assert len(nifti) == len(dicom) == 4
     for x, y in zip(nifti, dicom, strict=True):
-        for k in ("location", "coarse", "top3", "abstained", "volume_ml", "diameter_mm"):
+        for k in ("location", "coarse", "top3", "abstained", "volume_ml", "long_axis_mm"):
             assert x[k] == y[k], k
         for k in ("score", "suv_max", "suv_mean"):
             assert float(y[k]) == pytest.approx(float(x[k]), rel=1e-3, abs=1e-3), k

@@ -72,7 +72,7 @@ def test_mask_with_ct_json_and_mip(case, model, tmp_path):
     for k in (*RESULT_COLUMNS, "case_id", "lesion_id", "top3_curies"):
         assert k in p
     assert p["pet_only"] is False and p["case_id"] == case.name
-    assert p["sentence"].startswith("FDG-avid lesion in ")
+    assert re.match(r"^(Lesion|(Mildly|Moderately|Intensely) FDG-avid lesion) ", p["sentence"])
     assert "predicted 4 lesions in 1 case (PET/CT)" in r.stderr and f"wrote {png}" in r.stderr
     with Image.open(png) as img:
         assert img.format == "PNG" and img.size[1] == 1000 and img.size[0] > 600
@@ -232,6 +232,19 @@ def test_demo_quick(model, tmp_path):
     assert 'src="data:image/png;base64,' in html and "<link" not in html
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no temporary folder left
     assert (out / "lesions.csv").read_text().count("case/pet.nii.gz") == 3  # a lesion table
+    # one lesion, one set of numbers: the phantom's value is named as the phantom's; the
+    # sentence, the report's table and the command's table print the same rounded numbers
+    truth_cols = next(csv.reader(io.StringIO((out / "lesions.csv").read_text())))
+    assert "phantom_suv_max" in truth_cols and "suv_max" not in truth_cols
+    md = (out / "report.md").read_text()
+    for row in rows:
+        size = f"{int(row['long_axis_mm']) / 10:.1f} × {int(row['short_axis_mm']) / 10:.1f}"
+        assert f"SUVmax {float(row['suv_max']):.1f}, {size} cm" in row["sentence"]
+        assert row["sentence"] in md and f"| {size} |" in md and size in r.stdout
+    assert "✓" in r.stdout or "✗" in r.stdout
+    assert (
+        len(re.findall(r"\| [^|]+ — (right|accepted: |wrong|not counted: )[^|]* [✓✗] \|", md)) == 3
+    )
     # a non-empty folder is refused and left alone
     (out / "mine.txt").write_text("keep")
     stamp = (out / "mip.png").stat().st_mtime_ns
@@ -246,6 +259,28 @@ def test_demo_quick(model, tmp_path):
     r = run("demo", "--out", tmp_path / "x", "--model", demo_model(model), "--spacing", "a,b")
     assert r.exit_code == 2 and "--spacing 'a,b'" in one_error_line(r)
     shutil.rmtree(out)
+
+
+def test_demo_verdict_says_why_an_answer_counts():
+    from types import SimpleNamespace
+
+    from anatloc.retriever.demo import verdict
+
+    def p(location, curie, abstained=False):
+        return SimpleNamespace(location=location, curie=curie, abstained=abstained)
+
+    names = ["Spinous process of vertebra T8", "Near vertebra T8"]
+    curies = ["A:1", "A:2"]
+    assert verdict(p(names[0], "A:1"), names, curies) == (f"{names[0]} — right", True)
+    assert verdict(p(names[1], "A:2"), names, curies) == (
+        "Spinous process of vertebra T8 — accepted: the truth lists Near vertebra T8 as an "
+        "alternative",
+        True,
+    )
+    text, ok = verdict(p("Liver S7", "A:3"), names, curies)
+    assert not ok and text == f"{names[0]} — wrong (the truth also accepts Near vertebra T8)"
+    text, ok = verdict(p("Axial skeleton", "A:9", abstained=True), names, curies)
+    assert not ok and "not counted: the fine location is uncertain" in text
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from anatloc.ontology.errors import DataError, UsageError
 from anatloc.retriever.predict import (
     RESULT_COLUMNS,
     CaseInput,
+    axial_diameters,
     box_facts,
     case_id_for,
     cases_from_table,
@@ -31,7 +32,10 @@ from anatloc.retriever.predict import (
 
 from . import fixtures
 
-SENTENCE = re.compile(r"^FDG-avid lesion in .+, SUVmax \d+\.\d, \d+\.\d cm\.$")
+SENTENCE = re.compile(
+    r"^(Lesion|(Mildly|Moderately|Intensely) FDG-avid lesion) (in|at|on|adjacent to|around|"
+    r"between|deep to|outside) .+, SUVmax \d+\.\d, \d+\.\d × \d+\.\d cm, \d+\.\d\d ml\.$"
+)
 
 
 def save(path, data, affine):
@@ -59,12 +63,15 @@ def test_mask_with_ct(localizer, case_dir, cases):
         assert row["case_id"] == case_dir.name and row["lesion_id"] in known
         assert row["pet_only"] is False and row["ct"].endswith("ct.nii.gz")
         assert SENTENCE.match(row["sentence"]), row["sentence"]
-        assert row["location"] in row["sentence"] or row["abstained"]
+        phrase = localizer.ont[row["curie"]].report_phrase
+        assert phrase and (f" {phrase}," in row["sentence"] or row["abstained"])
         t = known[row["lesion_id"]]
         # the facts agree with the phantom's own bookkeeping (same voxels, another rule)
         assert row["volume_ml"] == pytest.approx(float(t["volume_ml"]), rel=1e-3)
         assert 0 < row["suv_mean"] <= row["suv_max"]
-        assert row["diameter_mm"] >= max(float(t[f"size_{a}"]) for a in "xyz") - 1e-6
+        assert row["max_3d_extent_mm"] >= max(float(t[f"size_{a}"]) for a in "xyz") - 1
+        assert 0 < row["short_axis_mm"] <= row["long_axis_mm"] <= row["max_3d_extent_mm"]
+        assert row["long_axis_mm"] <= math.hypot(float(t["size_x"]), float(t["size_y"])) + 1
         assert float(row["center_z"]) == pytest.approx(float(t["center_z"]), abs=0.1)
     assert set(res.views) == {"coronal", "sagittal"}
 
@@ -130,7 +137,9 @@ def test_boxes_file(localizer, case_dir, cases, tmp_path):
     assert all(r["note"] == "seen" and r["case_id"] == "c1" for r in rows)
     for r, t in zip(rows, known, strict=True):
         sizes = [float(t[f"size_{a}"]) for a in "xyz"]
-        assert r["diameter_mm"] == pytest.approx(max(sizes))
+        assert r["max_3d_extent_mm"] == round(max(sizes))
+        assert r["long_axis_mm"] == round(max(sizes[:2]))
+        assert r["short_axis_mm"] == round(min(sizes[:2]))
         assert r["volume_ml"] == pytest.approx(math.pi / 6 * np.prod(sizes) / 1000, rel=1e-3)
         assert r["suv_max"] > 0
     assert all(ol is not None for les in res.lesions for ol in les.outlines.values())
@@ -280,19 +289,35 @@ def test_lesion_facts_on_known_images():
     f = mask_facts(pet, les)
     assert f.suv_max == 9.0 and f.suv_mean == pytest.approx((26 * 5.0 + 9.0) / 27)
     assert f.volume_ml == pytest.approx(216 * 8 / 1000)
-    assert f.diameter_mm == pytest.approx(math.sqrt(3) * 12.0)
+    assert f.max_3d_extent_mm == pytest.approx(math.sqrt(3) * 12.0)
+    # a 12 mm cube: 12 mm across its widest axial line (the diagonal of its 12 x 12 slice:
+    # 10 mm between centres * sqrt(2) + one voxel's width along it, 2 * sqrt(2)) and 12 mm
+    # across the perpendicular
+    assert f.long_axis_mm == pytest.approx(12.0 * math.sqrt(2))
+    assert f.short_axis_mm == pytest.approx(12.0 * math.sqrt(2))
     one = MaskLesion(
         1, np.array([9, 9, 9]), np.ones((1, 1, 1), bool), np.diag([2.0, 2.0, 2.0, 1.0])
     )
     assert feret_diameter(one) == pytest.approx(math.sqrt(12.0))
+    # one 2 mm voxel: 2 x 2 mm axially, not the corner-to-corner 3.5 mm
+    assert axial_diameters(one) == pytest.approx((2.0, 2.0))
     f1 = mask_facts(pet, one)  # smaller than a PET voxel: the voxel holding its centre
     assert f1.suv_max == 9.0 and f1.volume_ml == pytest.approx(0.008)
     rod = MaskLesion(
         1, np.array([0, 0, 0]), np.ones((10, 1, 1), bool), np.diag([2.0, 2.0, 2.0, 1.0])
     )
     assert feret_diameter(rod) == pytest.approx(math.sqrt(20.0**2 + 2 * 2.0**2))
+    assert axial_diameters(rod) == pytest.approx((20.0, 2.0))  # along x, 1 voxel wide
+    disc = np.hypot(*np.meshgrid(np.arange(-10, 11), np.arange(-10, 11))) <= 10.2  # d = 21 vox
+    flat = MaskLesion(1, np.array([0, 0, 0]), disc[:, :, None], np.diag([1.0, 1.0, 5.0, 1.0]))
+    long, short = axial_diameters(flat)
+    assert long == pytest.approx(21.0, abs=0.6) and short == pytest.approx(21.0, abs=0.6)
+    tall = MaskLesion(1, np.array([0, 0, 0]), np.ones((2, 3, 20), bool), np.eye(4))
+    long, short = axial_diameters(tall)  # 20 mm tall, 2 x 3 mm across: axial sizes only
+    assert long == pytest.approx(math.sqrt(5) + 3 / math.sqrt(5)) and short < long < 4
     b = box_facts(pet, (18.0, 18.0, 18.0), (10.0, 10.0, 12.0))
-    assert b.diameter_mm == 12.0 and b.volume_ml == pytest.approx(math.pi / 6 * 1.2)
+    assert (b.long_axis_mm, b.short_axis_mm, b.max_3d_extent_mm) == (10.0, 10.0, 12.0)
+    assert b.volume_ml == pytest.approx(math.pi / 6 * 1.2)
     assert b.suv_max == 9.0
     far = box_facts(pet, (500.0, 0.0, 0.0), (5.0, 5.0, 5.0))  # outside the PET
     assert math.isnan(far.suv_max) and far.as_dict()["suv_max"] is None

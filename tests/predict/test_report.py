@@ -36,32 +36,76 @@ def pred(ont, name: str, *, abstained: bool = False) -> Prediction:
     )
 
 
-FACTS = LesionFacts(8.34, 5.1, 4.2, 21.0)
+FACTS = LesionFacts(8.34, 5.1, 4.2, 21.0, 16.2, 25.0)
 
 
 def test_sentence_from_the_ontology(ont):
     assert (
         sentence(ont, pred(ont, "Liver S7"), FACTS)
-        == "FDG-avid lesion in Liver S7 (segment VII of the liver), SUVmax 8.3, 2.1 cm."
+        == "Intensely FDG-avid lesion in liver segment S7, SUVmax 8.3, 2.1 × 1.6 cm, 4.20 ml."
     )
     s = sentence(ont, pred(ont, "Liver S7", abstained=True), FACTS)
-    assert s.startswith("FDG-avid lesion in Liver") and "fine location uncertain" in s
-    assert "Liver S7" not in s
-    unknown_suv = LesionFacts(math.nan, math.nan, 1.0, 9.0)
-    assert sentence(ont, pred(ont, "Liver S7"), unknown_suv).endswith("liver), 0.9 cm.")
+    assert s.startswith("Intensely FDG-avid lesion in the liver, fine location uncertain")
+    assert "S7" not in s
+    unknown_suv = LesionFacts(math.nan, math.nan, 1.0, 9.0, 7.0, 12.0)
+    assert (
+        sentence(ont, pred(ont, "Liver S7"), unknown_suv)
+        == "Lesion in liver segment S7, 0.9 × 0.7 cm, 1.00 ml."
+    )
+
+
+@pytest.mark.parametrize(
+    ("suv", "words"),
+    [
+        (0.72, "Lesion in the left humerus, no FDG avidity above blood pool, SUVmax 0.7"),
+        (1.8, "Lesion in the left humerus, no FDG avidity above blood pool, SUVmax 1.8"),
+        (2.2, "Mildly FDG-avid lesion in the left humerus, SUVmax 2.2"),
+        (4.0, "Moderately FDG-avid lesion in the left humerus, SUVmax 4.0"),
+        (24.0, "Intensely FDG-avid lesion in the left humerus, SUVmax 24.0"),
+    ],
+)
+def test_uptake_is_graded_against_blood_pool_and_liver(ont, suv, words):
+    from anatloc.retriever.uptake import INTENSE_LIVER_MULTIPLE, TYPICAL_REFERENCE, grade
+
+    assert TYPICAL_REFERENCE.blood_pool < TYPICAL_REFERENCE.liver
+    assert grade(INTENSE_LIVER_MULTIPLE * TYPICAL_REFERENCE.liver + 0.01) == "intense"
+    f = LesionFacts(suv, suv / 2, 0.15, 7.5, 6.0, 9.0)
+    assert sentence(ont, pred(ont, "Left humerus"), f).startswith(words)
+
+
+def test_the_sentence_and_the_table_round_once(ont, tmp_path):
+    """7.45 mm was 0.7 cm in the sentence and 0.8 cm in the table (rounded twice)."""
+    from types import SimpleNamespace
+
+    from anatloc.retriever.report import _rows
+    from anatloc.retriever.uptake import shown
+
+    f = LesionFacts(0.7449, 0.6, 0.1449, 7.45, 5.55, 9.3)
+    p = pred(ont, "Left humerus")
+    s = sentence(ont, p, f)
+    assert "SUVmax 0.7, 0.7 × 0.6 cm, 0.14 ml" in s
+    les = SimpleNamespace(number="1", prediction=p, facts=f, sentence=s)
+    cols, rows = _rows(ReportCase(SimpleNamespace(lesions=[les])))
+    row = dict(zip(cols, rows[0], strict=True))
+    assert row["SUVmax"] == "0.7" and row["long × short axis cm"] == "0.7 × 0.6"
+    assert row["volume ml"] == "0.14"
+    d = f.as_dict()
+    assert d["long_axis_mm"] == 7 and d["short_axis_mm"] == 6  # whole mm: cm = mm / 10
+    assert shown(f)["long_cm"] == f"{d['long_axis_mm'] / 10:.1f}"
 
 
 def test_an_edited_ontology_changes_the_sentence(ont):
     edited = ont.copy()
+    c = ont.get("Liver S7").curie
     edited.update("Liver S7", preferred_synonym="")
-    assert term_words(edited, ont.get("Liver S7").curie, "x") == "Liver S7"
+    assert term_words(edited, c, "x") == "Liver S7"
+    edited.update("Liver S7", report_phrase="in hepatic segment VII")
     assert sentence(edited, pred(ont, "Liver S7"), FACTS).startswith(
-        "FDG-avid lesion in Liver S7, SUVmax"
+        "Intensely FDG-avid lesion in hepatic segment VII, SUVmax"
     )
-    edited.update("Liver S7", preferred_synonym="hepatic segment VII")
-    assert "Liver S7 (hepatic segment VII)" in sentence(edited, pred(ont, "Liver S7"), FACTS)
+    edited.update("Liver S7", report_phrase="")  # none: generated from the label
     edited.rename("Liver S7", "Liver segment 7")
-    assert "Liver segment 7 (hepatic segment VII)" in sentence(edited, pred(ont, "Liver S7"), FACTS)
+    assert "in the liver segment 7," in sentence(edited, pred(ont, "Liver S7"), FACTS)
 
 
 def test_predict_over_an_edited_ontology(model, ont, case_dir):
@@ -74,7 +118,7 @@ def test_predict_over_an_edited_ontology(model, ont, case_dir):
 
     edited = ont.copy()
     for t in edited.terms("fine"):
-        edited.update(t, preferred_synonym="")
+        edited.update(t, preferred_synonym="", report_phrase=f"at {t.label.lower()}")
     with pytest.raises(OntologyMismatchError, match="allow-ontology-change"):
         Localizer.from_checkpoint(model, device="cpu", ontology=edited)
     enc = FakeEncoder()
@@ -92,7 +136,8 @@ def test_predict_over_an_edited_ontology(model, ont, case_dir):
     )
     for les in res.lesions:
         if not les.prediction.abstained:
-            assert les.sentence.startswith(f"FDG-avid lesion in {les.prediction.location}, SUVmax")
+            where = f" lesion at {les.prediction.location.lower()}, "
+            assert where in les.sentence.replace("Lesion at", " lesion at")
 
 
 def test_mip_png_of_the_expected_size(localizer, case_dir, tmp_path):
