@@ -194,7 +194,7 @@ def run_demo(
 
         t3 = time.perf_counter()
         say("drawing the MIP and writing the report")
-        png, _ = render_case_mip(res, tmp / "mip.png")
+        png, _ = render_case_mip(res, tmp / "mip.png", model=path.name)
         from anatloc.ontology.fileio import atomic_write
 
         atomic_write(tmp / "predictions.csv", csv_text([res]))
