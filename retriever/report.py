@@ -228,6 +228,11 @@ input.zoom:focus-visible + label.zoom { outline: 2px solid #0645ad; }
 figcaption { color: #444; font-size: .9em; }
 .about, .inputs { color: #444; }
 .warning { color: #8a4b00; background: #fff6e5; padding: .4em .7em; border-left: 3px solid #e0a000; }
+@media (max-width: 1000px) {
+  body { margin: 1em auto; }
+  table { font-size: .8em; }
+  th, td { padding: .2em .35em; }
+}
 footer { margin-top: 2em; color: #666; font-size: .85em; border-top: 1px solid #ccc; padding-top: .5em; }
 """
 

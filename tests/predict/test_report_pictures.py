@@ -196,7 +196,9 @@ window.addEventListener('load', () => {
   const img = document.querySelector('img.mip');
   document.body.setAttribute('data-probe', [document.documentElement.scrollWidth,
     img ? img.naturalWidth : 0, img ? Math.round(img.getBoundingClientRect().width) : 0,
-    Math.round(document.querySelector('table').getBoundingClientRect().right)].join(','));
+    Math.round(document.querySelector('table').getBoundingClientRect().right),
+    document.querySelector('.table-wrap').scrollWidth -
+    document.querySelector('.table-wrap').clientWidth].join(','));
 });
 </script>"""
 
@@ -222,9 +224,9 @@ def test_report_in_headless_chromium_at_800_px(report_case, ont, tmp_path):
     run = dict(capture_output=True, text=True, timeout=60, check=True)
     dom = subprocess.run([*flags, "--dump-dom", probe.as_uri()], **run).stdout
     probe_text = dom.split('data-probe="', 1)[1].split('"', 1)[0]
-    page_w, natural_w, shown_w, table_right = (int(v) for v in probe_text.split(","))
+    page_w, natural_w, shown_w, table_right, hidden = (int(v) for v in probe_text.split(","))
     assert page_w <= 800  # nothing runs off the page
-    assert table_right <= 800
+    assert table_right <= 800 and hidden <= 0  # the whole table shows, no scrolling
     assert natural_w > 800 and 600 <= shown_w <= 800  # the picture is there, fitted
     shot = tmp_path / "report.png"
     subprocess.run([*flags, f"--screenshot={shot}", ht.as_uri()], **run)
