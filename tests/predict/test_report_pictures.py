@@ -208,7 +208,13 @@ def test_report_in_headless_chromium_at_800_px(report_case, ont, tmp_path):
     browser = _chromium()
     if browser is None:
         pytest.skip("no chromium (Debian package 'chromium'); .ci/run installs it")
-    _, ht = write_report(tmp_path, [report_case], made_by=provenance("m.pt", ont))
+    # as the demo writes it: with a column of true locations, some of them long
+    truth = {
+        les.prediction.lesion_id: ("Spinous process of vertebra T8 (or Near vertebra T8)", True)
+        for les in report_case.result.lesions
+    }
+    case = ReportCase(report_case.result, report_case.mip_png, "mip.png", truth)
+    _, ht = write_report(tmp_path, [case], made_by=provenance("m.pt", ont))
     probe = tmp_path / "probe.html"
     probe.write_text(ht.read_text().replace("</body>", _PROBE + "</body>"))
     flags = [
