@@ -480,6 +480,13 @@ def panel_boxes(
 _TOP, _BOTTOM = 80, 62
 
 
+def legend_width_for(lesions: Sequence[MipLesion]) -> int:
+    """The legend's width in pixels: enough for its longest line (about 7 pixels a character
+    at its type size, plus the number), between 200 and 420."""
+    longest = max((len(x.legend or x.label) for x in lesions), default=0)
+    return int(min(420, max(200, 50 + 7 * longest)))
+
+
 def colour_bar(fig, box: tuple[int, int, int, int], vmax: float, size: tuple[int, int]) -> None:
     """A horizontal grey bar under a panel (``box`` in pixels, as :func:`panel_boxes`) from
     SUV 0 (white) to ``vmax`` (black), with its ends and middle marked."""
@@ -518,19 +525,22 @@ def render_mips(
     wide: bool = True,
     height: int = 1000,
     gutter: int = 210,
-    legend_width: int = 420,
+    legend_width: int | None = None,
 ) -> tuple[bytes, tuple[int, int]]:
     """The views side by side — the first (coronal) with every lesion labelled with its
     location in the margins, the same view in a wider window where it saturates (see
     :func:`panels`), the others with each lesion's number — a colour bar under each, and a
     legend; returns (PNG bytes, (width, height)) and writes them to ``out`` atomically when
-    given.  Lesions too small to see get a ring (:data:`MIN_MARKER_PX`)."""
+    given.  Lesions too small to see get a ring (:data:`MIN_MARKER_PX`); the legend is as wide
+    as its longest line needs (:func:`legend_width_for`) unless ``legend_width`` is given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     dpi = 100
+    if legend_width is None:
+        legend_width = legend_width_for(lesions)
     if not lesions:
         gutter = legend_width = 0
     shown_panels = panels(views, vmax, wide, lesions)

@@ -109,8 +109,11 @@ def test_mip_png_of_the_expected_size(localizer, case_dir, tmp_path):
     img = Image.open(io.BytesIO(data))
     assert img.size == (w, h) and h == 800
     both = [res.views["coronal"], res.views["sagittal"]]
-    views = [p.view for p in mip.panels(both, lesions=predict.mip_lesions(res))]
-    assert (w, h) == mip.figure_size(views, 800, 210, 420)[:2]
+    lesions = predict.mip_lesions(res)
+    views = [p.view for p in mip.panels(both, lesions=lesions)]
+    legend = mip.legend_width_for(lesions)
+    assert 200 <= legend <= 420
+    assert (w, h) == mip.figure_size(views, 800, 210, legend)[:2]
     px = np.asarray(img.convert("RGB")).astype(int)
     assert (px.min(axis=2) > 245).mean() > 0.5  # inverted grey: mostly white
     coloured = (np.abs(px[..., 0] - px[..., 2]) > 80).sum()  # the red/blue outlines, labels
