@@ -374,7 +374,7 @@ def predict(
             for w in res.warnings:
                 bar.console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
             if targets:
-                png, _ = render_case_mip(res, None, vmax=vmax)
+                png, _ = render_case_mip(res, None, vmax=vmax, model=path.name)
                 pngs[targets[i]] = png
                 res.views = {}  # the picture is made: free the projections
             results.append(res)

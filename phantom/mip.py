@@ -149,6 +149,25 @@ def outline_mask(
     return Outline(mask.astype(np.float32), hs, vs)
 
 
+#: a lesion whose outline spans fewer pixels than this gets a ring of this diameter around it
+MIN_MARKER_PX = 16.0
+
+
+def marker_px(ax, outline: Outline) -> float:
+    """The larger side, in pixels of the figure, of ``outline``'s box as drawn on ``ax``."""
+    ih, iv = np.nonzero(outline.mask)
+    if not len(ih):
+        return 0.0
+    g = np.diff(outline.hs[:2]).mean() if len(outline.hs) > 1 else 1.0
+    corners = ax.transData.transform(
+        [
+            [outline.hs[ih.min()] - g / 2, outline.vs[iv.min()] - g / 2],
+            [outline.hs[ih.max()] + g / 2, outline.vs[iv.max()] + g / 2],
+        ]
+    )
+    return float(np.abs(corners[1] - corners[0]).max())
+
+
 def _halo(width: float = 2.5):
     import matplotlib.patheffects as pe
 
@@ -174,6 +193,17 @@ def draw_outline(
         outline.hs, outline.vs, outline.mask.T, levels=[0.5], colors=[colour], linewidths=1.1
     )
     ih, iv = np.nonzero(outline.mask)
+    if marker_px(ax, outline) < MIN_MARKER_PX:  # a pixel or two: ring it so that it shows
+        ax.plot(
+            [float(outline.hs[ih].mean())],
+            [float(outline.vs[iv].mean())],
+            marker="o",
+            markersize=MIN_MARKER_PX * 0.72,  # points at 100 dpi
+            markerfacecolor="none",
+            markeredgecolor=colour,
+            markeredgewidth=1.3,
+            linestyle="none",
+        )
     top = outline.vs[iv.max()]
     lo, hi = outline.hs[ih.min()], outline.hs[ih.max()]
     # the axes are inverted: a larger world coordinate lies further to the viewer's left
@@ -254,32 +284,73 @@ def _wrap(text: str, width: int = 26) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
 
 
+def _seg_clearance(p: np.ndarray, q: np.ndarray, c: np.ndarray) -> float:
+    """The distance from point ``c`` to the segment ``p``–``q``."""
+    d = q - p
+    t = float(np.clip(np.dot(c - p, d) / max(float(np.dot(d, d)), 1e-9), 0.0, 1.0))
+    return float(np.linalg.norm(p + t * d - c))
+
+
+def _anchor(
+    label_at: np.ndarray, candidates: list[np.ndarray], others: list[tuple[np.ndarray, float]]
+) -> np.ndarray:
+    """The point of ``candidates`` (in order of preference) whose leader line from
+    ``label_at`` keeps furthest from the other lesions (centre, radius); the first one that
+    clears them all by a margin wins."""
+    best, best_gap = candidates[0], -math.inf
+    for cand in candidates:
+        gap = min((_seg_clearance(label_at, cand, c) - r for c, r in others), default=math.inf)
+        if gap > 3.0:
+            return cand
+        if gap > best_gap:
+            best, best_gap = cand, gap
+    return best
+
+
 def label_lesions(
     ax, view: View, lesions: Sequence[MipLesion], colours: Sequence[str], fontsize: float = 8.0
 ) -> None:
     """Each lesion's number and location in the margins beside ``view`` with a leader line
     to its outline: lesions on the viewer's left half to the left margin, the others to the
-    right, spread so that no two labels overlap."""
+    right, spread so that no two labels overlap; each leader line ends on the top, the outer
+    side or the bottom of its lesion, whichever keeps the line clear of the other lesions."""
     h0, h1, v0, v1 = view.extent
     mid = (h0 + h1) / 2.0
     bbox = ax.get_window_extent()
     line = 1.3 * fontsize * abs(v1 - v0) / max(bbox.height, 1.0)  # one text line, mm
+    mm_per_axes = abs(h1 - h0)
+    shapes: dict[int, tuple[np.ndarray, float, float, float, float]] = {}
     sides: dict[bool, list[tuple[int, float, float, str]]] = {True: [], False: []}
     for k, les in enumerate(lesions):
         ol = les.outlines.get(view.name)
         if ol is None or not ol.mask.any():
             continue
         ih, iv = np.nonzero(ol.mask)
-        hc = float(ol.hs[ih].mean())
+        hc, vc = float(ol.hs[ih].mean()), float(ol.vs[iv].mean())
+        lo, hi = float(ol.hs[ih.min()]), float(ol.hs[ih.max()])
+        bot, top = float(ol.vs[iv.min()]), float(ol.vs[iv.max()])
+        r = max(hi - lo, top - bot) / 2.0 + 2.0
+        shapes[k] = (np.array([hc, vc]), r, lo, hi, bot)
         text = _wrap(f"{les.number} {les.label}")
-        sides[hc >= mid].append((k, hc, float(ol.vs[iv.max()]), text))
+        sides[hc >= mid].append((k, hc, top, text))
     for left, items in sides.items():
         sizes = [line * (t.count("\n") + 1) + 0.4 * line for *_, t in items]
         ys = _spread([top for _, _, top, _ in items], sizes, min(v0, v1), max(v0, v1))
+        # the label's end in data coordinates (the horizontal axis is inverted)
+        edge = max(h0, h1) + 0.02 * mm_per_axes if left else min(h0, h1) - 0.02 * mm_per_axes
         for (k, hc, top, text), y in zip(items, ys, strict=True):
+            centre, _, lo, hi, bot = shapes[k]
+            outer = hi if left else lo
+            candidates = [
+                np.array([hc, top]),
+                np.array([outer, centre[1]]),
+                np.array([hc, bot]),
+            ]
+            others = [(c, r) for j, (c, r, *_) in shapes.items() if j != k]
+            xy = _anchor(np.array([edge, y]), candidates, others)
             ax.annotate(
                 text,
-                xy=(hc, top),
+                xy=(float(xy[0]), float(xy[1])),
                 xytext=(-0.02 if left else 1.02, y),
                 textcoords=("axes fraction", "data"),
                 ha="right" if left else "left",
@@ -298,6 +369,90 @@ def label_lesions(
             )
 
 
+def nice_ceil(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is at least ``x`` (> 0)."""
+    k = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * k >= x * (1 - 1e-9):
+            return m * k
+    return 10.0 * k
+
+
+def lesion_peak(view: View, outline: Outline) -> float:
+    """The highest value of ``view`` under ``outline`` (the lesion's peak as projected; NaN
+    when the outline lies outside the view)."""
+    h0, h1, v0, v1 = view.extent
+    nh, nv = view.image.shape
+    ih, iv = np.nonzero(outline.mask)
+    if not len(ih) or not nh or not nv:
+        return math.nan
+    a = np.floor((outline.hs[ih] - min(h0, h1)) / (abs(h1 - h0) / nh)).astype(np.int64)
+    b = np.floor((outline.vs[iv] - min(v0, v1)) / (abs(v1 - v0) / nv)).astype(np.int64)
+    ok = (a >= 0) & (a < nh) & (b >= 0) & (b < nv)
+    return float(view.image[a[ok], b[ok]].max()) if ok.any() else math.nan
+
+
+def wide_window(
+    view: View, vmax: float, outlines: Sequence[Outline | None] | None = None
+) -> float | None:
+    """The upper end of a second, wider SUV window for ``view``, or None when nothing that
+    matters in it goes beyond ``vmax`` by more than a fifth.
+
+    With ``outlines`` (the lesions) the window is lesion-aware: it reaches the hottest
+    lesion's peak rounded up (:func:`nice_ceil`), so that a lesion in hot physiology (a brain
+    lesion of SUVmax 24 in a brain of 12) is darker than what surrounds it instead of both
+    being black, and a hotter bladder without a lesion does not widen it; without lesions it
+    reaches the view's maximum."""
+    if not view.image.size:
+        return None
+    if outlines is None:
+        hot = float(np.nanmax(view.image))
+    else:
+        peaks = [lesion_peak(view, o) for o in outlines if o is not None]
+        peaks = [p for p in peaks if math.isfinite(p)]
+        if not peaks:
+            return None
+        hot = max(peaks)
+    if not math.isfinite(hot) or hot <= 1.2 * vmax:
+        return None
+    return nice_ceil(hot)
+
+
+@dataclass
+class Panel:
+    """One panel of :func:`render_mips`: a view, its window (SUV 0 … ``vmax``) and whether
+    its lesions are labelled with their locations in the margins (else: numbered)."""
+
+    view: View
+    vmax: float
+    labelled: bool = False
+
+    @property
+    def title(self) -> str:
+        return f"{self.view.name} MIP, SUV 0-{self.vmax:g}"
+
+
+def panels(
+    views: Sequence[View],
+    vmax: float = 10.0,
+    wide: bool = True,
+    lesions: Sequence[MipLesion] | None = None,
+) -> list[Panel]:
+    """The panels of :func:`render_mips`: the first view (labelled) at SUV 0–``vmax``, then the
+    same view in a wider window when it saturates where it matters (see :func:`wide_window`,
+    lesion-aware when ``lesions`` are given; only when ``wide``), then the other views at
+    SUV 0–``vmax``."""
+    if not views:
+        return []
+    out = [Panel(views[0], vmax, labelled=True)]
+    outlines = None if lesions is None else [x.outlines.get(views[0].name) for x in lesions]
+    hot = wide_window(views[0], vmax, outlines) if wide else None
+    if hot is not None:
+        out.append(Panel(views[0], hot))
+    out += [Panel(v, vmax) for v in views[1:]]
+    return out
+
+
 def figure_size(
     views: Sequence[View], height: int, gutter: int, legend_width: int
 ) -> tuple[int, int, list[int]]:
@@ -309,7 +464,54 @@ def figure_size(
     return width, height, widths
 
 
-_TOP, _BOTTOM = 80, 30
+def panel_boxes(
+    views: Sequence[View], height: int, gutter: int, legend_width: int
+) -> list[tuple[int, int, int, int]]:
+    """Where :func:`render_mips` draws each view: (left, top, width, height) in pixels of the
+    picture (top = 0 at its upper edge)."""
+    _, _, widths = figure_size(views, height, gutter, legend_width)
+    out, x = [], 10 + gutter
+    for i, w in enumerate(widths):
+        out.append((x, _TOP, w, height - _TOP - _BOTTOM))
+        x += w + (gutter if i == 0 else 0) + 20
+    return out
+
+
+_TOP, _BOTTOM = 80, 62
+
+
+def legend_width_for(lesions: Sequence[MipLesion]) -> int:
+    """The legend's width in pixels: enough for its longest line (about 7 pixels a character
+    at its type size, plus the number), between 200 and 420."""
+    longest = max((len(x.legend or x.label) for x in lesions), default=0)
+    return int(min(420, max(200, 50 + 7 * longest)))
+
+
+def colour_bar(fig, box: tuple[int, int, int, int], vmax: float, size: tuple[int, int]) -> None:
+    """A horizontal grey bar under a panel (``box`` in pixels, as :func:`panel_boxes`) from
+    SUV 0 (white) to ``vmax`` (black), with its ends and middle marked."""
+    width, height = size
+    left, top, w, h = box
+    bw = max(min(w - 20, 260), 40)
+    bx = left + (w - bw) / 2.0
+    by = height - (top + h) - 26  # pixels from the bottom edge
+    ax = fig.add_axes((bx / width, by / height, bw / width, 10 / height))
+    ax.imshow(
+        np.linspace(0.0, vmax, 256)[None, :],
+        cmap="gray_r",
+        vmin=0.0,
+        vmax=vmax,
+        aspect="auto",
+        extent=(0.0, vmax, 0.0, 1.0),
+        interpolation="nearest",
+    )
+    ax.set_yticks([])
+    ax.set_xticks([0.0, vmax / 2.0, vmax])
+    ax.set_xticklabels(["0", f"{vmax / 2:g}", f"{vmax:g}"], fontsize=7)
+    ax.tick_params(length=2, pad=1)
+    for sp in ax.spines.values():
+        sp.set_linewidth(0.5)
+    ax.text(-0.03, 0.5, "SUV", transform=ax.transAxes, ha="right", va="center", fontsize=7)
 
 
 def render_mips(
@@ -318,46 +520,61 @@ def render_mips(
     out: str | os.PathLike | None = None,
     *,
     title: str = "",
+    subtitle: str = "",
     vmax: float = 10.0,
+    wide: bool = True,
     height: int = 1000,
     gutter: int = 210,
-    legend_width: int = 420,
+    legend_width: int | None = None,
 ) -> tuple[bytes, tuple[int, int]]:
     """The views side by side — the first (coronal) with every lesion labelled with its
-    location in the margins, the others with its number — and a legend; returns (PNG bytes,
-    (width, height)) and writes them to ``out`` atomically when given."""
+    location in the margins, the same view in a wider window where it saturates (see
+    :func:`panels`), the others with each lesion's number — a colour bar under each, and a
+    legend; returns (PNG bytes, (width, height)) and writes them to ``out`` atomically when
+    given.  Lesions too small to see get a ring (:data:`MIN_MARKER_PX`); the legend is as wide
+    as its longest line needs (:func:`legend_width_for`) unless ``legend_width`` is given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     dpi = 100
+    if legend_width is None:
+        legend_width = legend_width_for(lesions)
     if not lesions:
         gutter = legend_width = 0
-    width, height, widths = figure_size(views, height, gutter, legend_width)
+    shown_panels = panels(views, vmax, wide, lesions)
+    pviews = [p.view for p in shown_panels]
+    width, height, _ = figure_size(pviews, height, gutter, legend_width)
+    boxes = panel_boxes(pviews, height, gutter, legend_width)
     fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
     try:
         panel_h = height - _TOP - _BOTTOM
-        x = 10 + gutter
-        for i, (view, w) in enumerate(zip(views, widths, strict=True)):
+        for panel, (x, _, w, _) in zip(shown_panels, boxes, strict=True):
+            view = panel.view
             ax = fig.add_axes((x / width, _BOTTOM / height, w / width, panel_h / height))
-            x += w + (gutter if i == 0 else 0) + 20
-            draw_view(ax, view, vmax=vmax, title=f"{view.name} MIP")
+            draw_view(ax, view, vmax=panel.vmax, title=panel.title)
             for k, les in enumerate(lesions):
                 ol = les.outlines.get(view.name)
                 if ol is not None:
                     draw_outline(
                         ax,
                         ol,
-                        "" if i == 0 else les.number,
+                        "" if panel.labelled else les.number,
                         colour=COLOURS[k % len(COLOURS)],
                         midline=(view.extent[0] + view.extent[1]) / 2.0,
                     )
-            if i == 0 and lesions:
+            if panel.labelled and lesions:
                 label_lesions(ax, view, lesions, COLOURS)
+            colour_bar(fig, (x, _TOP, w, panel_h), panel.vmax, (width, height))
         if title:
             fig.text(0.5, 1 - 12 / height, title, ha="center", va="top", fontsize=12)
+        if subtitle:
+            fig.text(
+                0.5, 1 - 34 / height, subtitle, ha="center", va="top", fontsize=8.5, color="#555555"
+            )
         if lesions:
+            x = boxes[-1][0] + boxes[-1][2] + 20
             lx = (x - 5) / width
             fig.text(lx, 1 - _TOP / height, "lesions", fontsize=10, fontweight="bold", va="top")
             shown = list(lesions)[:40]
@@ -378,10 +595,11 @@ def render_mips(
             if len(lesions) > len(shown):
                 y = 1 - (_TOP + 25 + len(shown) * step) / height
                 fig.text(lx, y, f"… and {len(lesions) - len(shown)} more", fontsize=fs, va="top")
+        windows = ", ".join(f"{p.view.name} SUV 0-{p.vmax:g}" for p in shown_panels)
         fig.text(
             0.01,
             0.008,
-            f"PET maximum-intensity projections, inverted grey, SUV 0-{vmax:g}",
+            f"PET maximum-intensity projections, inverted grey (white: SUV 0): {windows}",
             fontsize=7,
             color="#666666",
         )

@@ -150,7 +150,7 @@ def run_demo(
 
     from .infer import Localizer
     from .predict import CaseInput, csv_text, model_path, predict_case, render_case_mip
-    from .report import ReportCase, write_report
+    from .report import ReportCase, provenance, write_report
 
     def say(text: str) -> None:
         if stage is not None:
@@ -218,7 +218,7 @@ def run_demo(
 
         t3 = time.perf_counter()
         say("drawing the MIP and writing the report")
-        png, _ = render_case_mip(res, tmp / "mip.png")
+        png, _ = render_case_mip(res, tmp / "mip.png", model=path.name)
         from anatloc.ontology.fileio import atomic_write
 
         atomic_write(tmp / "predictions.csv", csv_text([res]))
@@ -236,8 +236,9 @@ def run_demo(
         write_report(
             tmp,
             [ReportCase(res, png, "mip.png", truth)],
-            title=f"anatloc demo — {case.case_id}",
+            title="anatloc demo",
             about=about,
+            made_by=provenance(path.name, ont),
         )
         timing["report_s"] = time.perf_counter() - t3
         _move_into_place(tmp, out)

@@ -1195,9 +1195,11 @@ def render_case_mip(
     *,
     vmax: float = 10.0,
     height: int = 1000,
+    model: str = "",
 ) -> tuple[bytes, tuple[int, int]]:
     """The case's coronal and sagittal PET MIPs with every lesion outlined, numbered and
-    labelled with its predicted location (PNG bytes and size; written when ``out``)."""
+    labelled with its predicted location (PNG bytes and size; written when ``out``); the
+    title names the case, the subtitle the date, anatloc's version and ``model``."""
     from anatloc.phantom.mip import render_mips
 
     views = [result.views[v] for v in ("coronal", "sagittal") if v in result.views]
@@ -1207,4 +1209,30 @@ def render_case_mip(
     title = f"{result.case_id}: {n} lesion{'s' if n != 1 else ''}" + (
         " (PET only)" if result.pet_only else ""
     )
-    return render_mips(views, mip_lesions(result), out, title=title, vmax=vmax, height=height)
+    subtitle = f"{today()} · anatloc {anatloc_version()}" + (f" · {model}" if model else "")
+    return render_mips(
+        views,
+        mip_lesions(result),
+        out,
+        title=title,
+        subtitle=subtitle,
+        vmax=vmax,
+        height=height,
+    )
+
+
+def anatloc_version() -> str:
+    """The installed anatloc's version (``unknown`` outside an installed package)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("anatloc")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def today() -> str:
+    """Today's date (UTC, ISO 8601): the date printed on pictures and reports."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()

@@ -143,15 +143,60 @@ def _inputs(res) -> list[str]:
     return lines
 
 
-def markdown(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] = ()) -> str:
+def provenance(model: str = "", ont=None) -> list[tuple[str, str]]:
+    """What made a report: the date, anatloc's version, the model (its file name) and the
+    ontology (its version and the start of its content hash), as (field, value) rows."""
+    from .predict import anatloc_version, today
+
+    rows = [("date", today()), ("anatloc", anatloc_version())]
+    if model:
+        rows.append(("model", model))
+    if ont is not None:
+        rows.append(
+            (
+                "ontology",
+                f"{ont.meta.version_info} (terms {ont.content_hash().split(':')[-1][:12]})",
+            )
+        )
+    return rows
+
+
+#: the image columns (DICOM input) a report shows, with their names in the report
+IDENTIFIERS = {
+    "pet_series_uid": "PET series UID",
+    "ct_series_uid": "CT series UID",
+}
+
+
+def identifiers(res) -> list[tuple[str, str]]:
+    """The study's identifiers that the case's input carries (DICOM input: the series UIDs
+    and how the SUV was made; none for NIfTI), as (field, value) rows."""
+    cols: dict[str, Any] = {}
+    for les in res.lesions:
+        cols.update({k: v for k, v in les.images.items() if v not in (None, "")})
+    rows = [(name, str(cols.pop(k))) for k, name in IDENTIFIERS.items() if k in cols]
+    rows += [(k.replace("_", " "), str(v)) for k, v in sorted(cols.items())]
+    return rows
+
+
+def markdown(
+    cases: Sequence[ReportCase],
+    *,
+    title: str,
+    about: Sequence[str] = (),
+    made_by: Sequence[tuple[str, str]] = (),
+) -> str:
     """The report as Markdown (each case's MIP linked as ``mip_name``)."""
     out = [f"# {title}", ""]
+    if made_by:
+        out += [" · ".join(f"{k}: {v}" for k, v in made_by), ""]
     for a in about:
         out += [a, ""]
     for case in cases:
         res = case.result
         out += [f"## {res.case_id}", ""]
         out += [f"- {line}" for line in _inputs(res)]
+        out += [f"- {k}: `{v}`" for k, v in identifiers(res)]
         out.append("")
         out += ["### Findings", ""]
         out += [f"{les.number}. {les.sentence}" for les in res.lesions]
@@ -172,25 +217,59 @@ def markdown(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] = 
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1400px; color: #1a1a1a; line-height: 1.4; padding: 0 1em; }
+       max-width: 1400px; color: #1a1a1a; line-height: 1.4; padding: 0 1em;
+       box-sizing: border-box; }
+.inputs li, dl dd { overflow-wrap: anywhere; }
+dl.made { display: grid; grid-template-columns: max-content 1fr; gap: .1em 1em; color: #444;
+          font-size: .9em; margin: .5em 0; }
+dl.made dt { font-weight: 600; }
+dl.made dd { margin: 0; }
+.table-wrap { max-width: 100%; overflow-x: auto; }
 h1 { font-size: 1.5em; border-bottom: 2px solid #333; padding-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 1.6em; }
 h3 { font-size: 1.05em; }
 ol.findings li { margin: .2em 0; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .9em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .9em; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 th { background: #f0f0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.wrong td { background: #fff3f0; }
-img.mip { max-width: 100%; border: 1px solid #ddd; }
+figure.mip { margin: 1em 0; }
+.mip-box { max-width: 100%; overflow-x: auto; border: 1px solid #ddd; }
+.mip-box img { display: block; width: 100%; height: auto; }
+input.zoom { position: absolute; opacity: 0; }
+input.zoom:checked ~ .mip-box img { width: auto; max-width: none; }
+label.zoom { cursor: pointer; color: #0645ad; text-decoration: underline; font-size: .9em; }
+input.zoom:focus-visible + label.zoom { outline: 2px solid #0645ad; }
+figcaption { color: #444; font-size: .9em; }
 .about, .inputs { color: #444; }
 .warning { color: #8a4b00; background: #fff6e5; padding: .4em .7em; border-left: 3px solid #e0a000; }
+@media (max-width: 1000px) {
+  body { margin: 1em auto; }
+  table { font-size: .8em; }
+  th, td { padding: .2em .35em; }
+}
 footer { margin-top: 2em; color: #666; font-size: .85em; border-top: 1px solid #ccc; padding-top: .5em; }
 """
 
 
-def html_text(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] = ()) -> str:
-    """The report as one self-contained HTML page (pictures embedded, no external asset)."""
+def _made_html(rows: Sequence[tuple[str, str]], cls: str = "made") -> list[str]:
+    e = html.escape
+    if not rows:
+        return []
+    return [f'<dl class="{cls}">', *(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows), "</dl>"]
+
+
+def html_text(
+    cases: Sequence[ReportCase],
+    *,
+    title: str,
+    about: Sequence[str] = (),
+    made_by: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The report as one self-contained HTML page (pictures embedded, no external asset, no
+    script) that reads at 800 px: the table scrolls inside its box rather than the page, and
+    the picture fits the width with a switch to see it at full size."""
     e = html.escape
     out = [
         "<!DOCTYPE html>",
@@ -203,16 +282,18 @@ def html_text(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] =
         "</head>",
         "<body>",
         f"<h1>{e(title)}</h1>",
+        *_made_html(made_by),
     ]
     for a in about:
         out.append(f'<p class="about">{e(a)}</p>')
-    for case in cases:
+    for k, case in enumerate(cases):
         res = case.result
         out.append(f"<h2>{e(res.case_id)}</h2>")
         out.append('<ul class="inputs">')
         for line in _inputs(res):
             out.append(f"<li>{e(line.replace('`', ''))}</li>")
         out.append("</ul>")
+        out += _made_html(identifiers(res))
         for w in res.warnings:
             out.append(f'<p class="warning">warning: {e(w)}</p>')
         out.append("<h3>Findings</h3>")
@@ -221,7 +302,7 @@ def html_text(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] =
             out.append(f'<li value="{e(les.number)}">{e(les.sentence)}</li>')
         out.append("</ol>")
         cols, rows = _rows(case)
-        out.append("<table>")
+        out.append('<div class="table-wrap"><table>')
         out.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
         for les, r in zip(res.lesions, rows, strict=True):
             true, ok = case.truth.get(les.prediction.lesion_id, ("", True))
@@ -231,13 +312,22 @@ def html_text(cases: Sequence[ReportCase], *, title: str, about: Sequence[str] =
                 for i, c in enumerate(r)
             )
             out.append(f'<tr class="wrong">{cells}</tr>' if wrong else f"<tr>{cells}</tr>")
-        out.append("</table>")
+        out.append("</table></div>")
         if case.mip_png is not None:
             b64 = base64.b64encode(case.mip_png).decode("ascii")
-            out.append(
-                f'<p><img class="mip" alt="PET MIP of {e(res.case_id)}" '
-                f'src="data:image/png;base64,{b64}"></p>'
-            )
+            zid = f"zoom-{k}"
+            out += [
+                '<figure class="mip">',
+                f'<input type="checkbox" class="zoom" id="{zid}">',
+                f'<label class="zoom" for="{zid}">show the picture at full size</label>',
+                '<div class="mip-box">',
+                f'<img class="mip" alt="PET MIP of {e(res.case_id)}" '
+                f'src="data:image/png;base64,{b64}">',
+                "</div>",
+                "<figcaption>PET maximum-intensity projections with the lesions numbered as "
+                "in the table; under each view, its grey scale.</figcaption>",
+                "</figure>",
+            ]
     out.append(f"<footer>{e(DISCLAIMER)}</footer>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
@@ -249,11 +339,13 @@ def write_report(
     *,
     title: str = "anatloc report",
     about: Sequence[str] = (),
+    made_by: Sequence[tuple[str, str]] = (),
 ) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``folder`` (atomically)."""
+    """Write ``report.md`` and ``report.html`` into ``folder`` (atomically); ``made_by``:
+    what made them, as :func:`provenance` gives it, shown under the title."""
     folder = Path(folder)
     md = folder / "report.md"
     ht = folder / "report.html"
-    atomic_write(md, markdown(cases, title=title, about=about))
-    atomic_write(ht, html_text(cases, title=title, about=about))
+    atomic_write(md, markdown(cases, title=title, about=about, made_by=made_by))
+    atomic_write(ht, html_text(cases, title=title, about=about, made_by=made_by))
     return md, ht

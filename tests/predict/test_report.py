@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from anatloc.phantom import mip
+from anatloc.retriever import predict
 from anatloc.retriever.infer import Prediction
 from anatloc.retriever.predict import CaseInput, LesionFacts, predict_case, render_case_mip
 from anatloc.retriever.report import ReportCase, sentence, term_words, write_report
@@ -152,8 +153,12 @@ def test_mip_png_of_the_expected_size(localizer, case_dir, tmp_path):
     assert out.read_bytes() == data and data[:8] == b"\x89PNG\r\n\x1a\n"
     img = Image.open(io.BytesIO(data))
     assert img.size == (w, h) and h == 800
-    views = [res.views["coronal"], res.views["sagittal"]]
-    assert (w, h) == mip.figure_size(views, 800, 210, 420)[:2]
+    both = [res.views["coronal"], res.views["sagittal"]]
+    lesions = predict.mip_lesions(res)
+    views = [p.view for p in mip.panels(both, lesions=lesions)]
+    legend = mip.legend_width_for(lesions)
+    assert 200 <= legend <= 420
+    assert (w, h) == mip.figure_size(views, 800, 210, legend)[:2]
     px = np.asarray(img.convert("RGB")).astype(int)
     assert (px.min(axis=2) > 245).mean() > 0.5  # inverted grey: mostly white
     coloured = (np.abs(px[..., 0] - px[..., 2]) > 80).sum()  # the red/blue outlines, labels
