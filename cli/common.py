@@ -219,6 +219,33 @@ TEXT_BANK_WHY = (
 )
 
 
+def load_localizer(
+    path: Path,
+    ont: Any,
+    *,
+    device: str,
+    precision: str,
+    allow_ontology_change: bool,
+    console: Any = None,
+) -> Any:
+    """The ``Localizer`` of a checkpoint for ``predict`` and ``evaluate``: the text bank's
+    rebuild shown (:func:`text_bank_progress`), an accepted ontology change warned about."""
+    from anatloc.retriever.infer import Localizer
+
+    with text_bank_progress(console) as text_progress:
+        loc = Localizer.from_checkpoint(
+            path,
+            device=device,
+            ontology=ont,
+            allow_ontology_change=allow_ontology_change,
+            precision=precision,
+            text_progress=text_progress,
+        )
+    if not loc.diff.empty:
+        typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
+    return loc
+
+
 @contextlib.contextmanager
 def text_bank_progress(console: Any = None) -> Iterator[Any]:
     """A ``progress(done, total)`` callback for the text bank's rebuild (``TextBank.build``):

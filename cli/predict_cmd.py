@@ -20,9 +20,9 @@ from .common import (
     OntologyOpt,
     PrecisionOpt,
     load,
+    load_localizer,
     print_json,
     print_table,
-    text_bank_progress,
 )
 
 ModelOpt = Annotated[
@@ -319,7 +319,6 @@ def predict(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from anatloc.retriever.infer import Localizer
     from anatloc.retriever.predict import (
         csv_text,
         json_data,
@@ -328,17 +327,14 @@ def predict(
     )
 
     t0 = time.perf_counter()
-    with text_bank_progress(_stderr_console()) as text_progress:
-        loc = Localizer.from_checkpoint(
-            path,
-            device=device,
-            ontology=ont,
-            allow_ontology_change=allow_ontology_change,
-            precision=precision,
-            text_progress=text_progress,
-        )
-    if not loc.diff.empty:
-        typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
+    loc = load_localizer(
+        path,
+        ont,
+        device=device,
+        precision=precision,
+        allow_ontology_change=allow_ontology_change,
+        console=_stderr_console(),
+    )
     results = []
     pngs: dict[Path, bytes] = {}
     many = len(cases) > 1

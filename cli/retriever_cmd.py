@@ -21,9 +21,9 @@ from .common import (
     OntologyOpt,
     PrecisionOpt,
     load,
+    load_localizer,
     print_json,
     print_table,
-    text_bank_progress,
 )
 
 
@@ -453,21 +453,16 @@ def evaluate(
         )
     from anatloc.retriever.evaluate import confusion_figure
     from anatloc.retriever.evaluate import evaluate as run_evaluation
-    from anatloc.retriever.infer import Localizer
     from anatloc.retriever.table import read_lesion_table
 
     ont = load(ctx, ontology)
-    with text_bank_progress() as text_progress:
-        loc = Localizer.from_checkpoint(
-            path,
-            device=device,
-            ontology=ont,
-            allow_ontology_change=allow_ontology_change,
-            precision=precision,
-            text_progress=text_progress,
-        )
-    if not loc.diff.empty:
-        typer.echo(f"warning: ontology changed since training: {loc.diff.explain()}", err=True)
+    loc = load_localizer(
+        path,
+        ont,
+        device=device,
+        precision=precision,
+        allow_ontology_change=allow_ontology_change,
+    )
     records = read_lesion_table(data, ont, require_locations=True)
     preds = loc.predict(
         records,
