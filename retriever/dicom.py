@@ -91,13 +91,33 @@ class DicomImage:
     series: Series
     patient: str
     suv: SuvResult | None = None  # a PET: how its values became SUV
+    #: the study's identifiers from the headers (:data:`STUDY_TAGS`; empty ones left out)
+    study: dict[str, str] = field(default_factory=dict)
 
     def columns(self, kind: str) -> dict[str, Any]:
-        """Prediction columns: the series' UID and, for a PET, the SUV fields."""
+        """Prediction columns: the series' UID; for a PET also the study's identifiers
+        (patient ID, study UID and date, accession number) and the SUV fields."""
         out: dict[str, Any] = {f"{kind}_series_uid": self.series.uid}
+        if kind == "pet":
+            out.update(self.study)
         if self.suv is not None:
             out.update(self.suv.columns())
         return out
+
+
+#: prediction column ← DICOM keyword: the study identifiers a report carries (the PET's)
+STUDY_TAGS = {
+    "patient_id": "PatientID",
+    "study_uid": "StudyInstanceUID",
+    "study_date": "StudyDate",
+    "accession_number": "AccessionNumber",
+}
+
+
+def study_of(ds: Any) -> dict[str, str]:
+    """The study identifiers of a header (:data:`STUDY_TAGS`), those that are not empty."""
+    vals = {col: str(ds.get(kw, "") or "").strip() for col, kw in STUDY_TAGS.items()}
+    return {col: v for col, v in vals.items() if v}
 
 
 # -- finding the series ---------------------------------------------------------------------
@@ -400,7 +420,7 @@ def read_dicom(
         result = suv_factor(headers, where, suv)
         if result.factor != 1.0:
             np.multiply(volume.data, np.float32(result.factor), out=volume.data)
-    return DicomImage(volume, chosen, _patient(headers[0]), result)
+    return DicomImage(volume, chosen, _patient(headers[0]), result, study_of(headers[0]))
 
 
 def same_patient(pet: DicomImage, ct: DicomImage) -> None:

@@ -163,14 +163,19 @@ def provenance(model: str = "", ont=None) -> list[tuple[str, str]]:
 
 #: the image columns (DICOM input) a report shows, with their names in the report
 IDENTIFIERS = {
+    "patient_id": "Patient ID",
+    "accession_number": "Accession number",
+    "study_date": "Study date",
+    "study_uid": "Study UID",
     "pet_series_uid": "PET series UID",
     "ct_series_uid": "CT series UID",
 }
 
 
 def identifiers(res) -> list[tuple[str, str]]:
-    """The study's identifiers that the case's input carries (DICOM input: the series UIDs
-    and how the SUV was made; none for NIfTI), as (field, value) rows."""
+    """The study's identifiers that the case's input carries (DICOM input: the patient ID,
+    accession number, study date and UID, the series UIDs and how the SUV was made; none for
+    NIfTI), as (field, value) rows."""
     cols: dict[str, Any] = {}
     for les in res.lesions:
         cols.update({k: v for k, v in les.images.items() if v not in (None, "")})

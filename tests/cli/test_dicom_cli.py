@@ -95,6 +95,7 @@ def test_dicom_study_gives_the_predictions_of_the_nifti_path(case, dicom_case, m
         assert abs(float(y["suv_factor"]) / HAND - 1) < 1e-3
         assert y["suv_units"] == "BQML" and y["suv_weight_kg"] == "70.0"
         assert y["pet_series_uid"] and y["ct_series_uid"]
+        assert y["patient_id"] == "P001" and y["study_date"] == "20240305" and y["study_uid"]
     # the NIfTI output keeps its columns; DICOM adds its own before the result columns
     header_n = (tmp_path / "nifti.csv").read_text().splitlines()[0].split(",")
     header_d = (tmp_path / "dicom.csv").read_text().splitlines()[0].split(",")

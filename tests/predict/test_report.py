@@ -236,3 +236,24 @@ def test_phantom_show_uses_the_same_renderer(case_dir, tmp_path):
     with Image.open(out) as img:
         assert img.format == "PNG" and img.size[1] > 500
     assert nib.load(str(case_dir / "pet.nii.gz")).shape  # the case is intact
+
+
+def test_the_report_shows_the_study_identifiers_that_the_input_carries():
+    """DICOM input: the patient ID, accession number and study come first, under the case;
+    NIfTI input (no such columns): no identifier rows at all."""
+    from types import SimpleNamespace
+
+    from anatloc.retriever.report import identifiers
+
+    images = {
+        "pet_series_uid": "1.2.3",
+        "study_uid": "1.2",
+        "patient_id": "P001",
+        "study_date": "20240305",
+        "suv_units": "BQML",
+    }
+    res = SimpleNamespace(lesions=[SimpleNamespace(images=images)])
+    rows = identifiers(res)
+    assert [k for k, _ in rows][:4] == ["Patient ID", "Study date", "Study UID", "PET series UID"]
+    assert ("Patient ID", "P001") in rows and ("suv units", "BQML") in rows
+    assert identifiers(SimpleNamespace(lesions=[SimpleNamespace(images={})])) == []

@@ -65,6 +65,9 @@ def test_bqml_start_gives_the_hand_computed_suv_and_the_nifti_geometry(tmp_path)
     assert cols["suv_injection"] == "2024-03-05T09:30:00"
     assert cols["suv_reference_time"] == "2024-03-05T10:30:00"
     assert cols["pet_series_uid"] == img.series.uid
+    # the study's identifiers travel with the PET (an empty AccessionNumber is left out)
+    assert cols["patient_id"] == "P001" and cols["study_date"] == "20240305"
+    assert cols["study_uid"] and "accession_number" not in cols
 
 
 def test_injection_datetime_admin_and_already_suv(tmp_path):
