@@ -272,6 +272,23 @@ def predict(
             "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
         ),
     ] = None,
+    blood_pool: Annotated[
+        float | None,
+        typer.Option(
+            "--blood-pool",
+            help="The case's mediastinal blood-pool SUV, if you measured it: the sentences grade "
+            "uptake against it (default: a typical 1.8).",
+            show_default=False,
+        ),
+    ] = None,
+    liver: Annotated[
+        float | None,
+        typer.Option(
+            "--liver",
+            help="The case's liver SUVmean, if you measured it (default: a typical 2.4).",
+            show_default=False,
+        ),
+    ] = None,
     sr: Annotated[
         Path | None,
         typer.Option(
@@ -304,6 +321,9 @@ def predict(
         if table is not None:
             raise UsageError("--sr writes the report of one case; give --pet, not --table")
         _check_writable(sr, "--sr")
+    from anatloc.retriever.uptake import given_reference
+
+    reference = given_reference(blood_pool, liver)
     ont = load(ctx, ontology)
     dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time, roi)
     cases = _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom)
@@ -366,6 +386,7 @@ def predict(
                 abstain_threshold=abstain_threshold,
                 views=("coronal", "sagittal") if mip is not None else (),
                 progress=lesion_progress,
+                reference=reference,
             )
             for w in res.warnings:
                 bar.console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)

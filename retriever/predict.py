@@ -88,7 +88,7 @@ from .nifti import (
     read_data,
 )
 from .table import CENTER, SIZE, LesionRecord, _err, _float
-from .uptake import shown
+from .uptake import TYPICAL_REFERENCE, Reference, shown
 
 #: columns every prediction row ends with, after the lesion's own columns
 RESULT_COLUMNS = (
@@ -965,11 +965,13 @@ def predict_case(
     abstain_threshold: float | None = None,
     views: Sequence[str] = ("coronal", "sagittal"),
     progress: Callable[[int, int], None] | None = None,
+    reference: Reference = TYPICAL_REFERENCE,
 ) -> CaseResult:
     """Predict every lesion of one case; see the module docstring.
 
     ``views``: the PET projections to keep for the MIP picture (``()``: none);
-    ``progress(done, total)`` counts the lesions whose patches are cut."""
+    ``progress(done, total)`` counts the lesions whose patches are cut; ``reference``: the
+    blood-pool and liver SUVs the sentences grade uptake against (:mod:`.uptake`)."""
     from anatloc.phantom import mip
 
     from .report import sentence
@@ -1095,7 +1097,13 @@ def predict_case(
             number = str(i + 1)
         results.append(
             LesionResult(
-                number, p, facts, sentence(ont, p, facts), ct is None, outlines, dict(images)
+                number,
+                p,
+                facts,
+                sentence(ont, p, facts, reference),
+                ct is None,
+                outlines,
+                dict(images),
             )
         )
     pviews = mip.project(pet.data, pet.affine, views) if views else {}
@@ -1113,6 +1121,7 @@ def predict_cases(
     abstain_threshold: float | None = None,
     views: Sequence[str] = ("coronal", "sagittal"),
     progress: Callable[[int, int], None] | None = None,
+    reference: Reference = TYPICAL_REFERENCE,
 ) -> list[CaseResult]:
     """:func:`predict_case` for every case; ``progress(done, total)`` counts cases."""
     out = []
@@ -1125,6 +1134,7 @@ def predict_cases(
                 top_k=top_k,
                 abstain_threshold=abstain_threshold,
                 views=views,
+                reference=reference,
             )
         )
         if progress is not None:

@@ -17,8 +17,9 @@ unknown             (no grade: the lesion lies outside the PET)
 
 The reference values: mediastinal blood pool SUVmean 1.8 and liver SUVmean 2.4 — the middle of
 the ranges usually seen in adults on FDG PET (blood pool about 1.5–2.0, liver about 2–3; the
-phantom draws them at 1.7 and 2.3).  Pass another :class:`Reference` to :func:`grade` where
-the case's own values are measured.  These are words for a reader to check, not a Deauville
+phantom draws them at 1.7 and 2.3).  Where a reader has measured the case's own values,
+:func:`given_reference` (``anatloc predict --blood-pool SUV --liver SUV``) grades against
+those instead.  These are words for a reader to check, not a Deauville
 score: Deauville compares with the reference tissue's uptake in the same scan.
 
 :func:`shown` rounds a lesion's numbers **once**, from the measured values, into the strings
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from anatloc.ontology.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,28 @@ class Reference:
 
 #: typical adult values (see the module docstring); not measured in the case
 TYPICAL_REFERENCE = Reference(blood_pool=1.8, liver=2.4, source="typical adult values")
+
+
+def given_reference(blood_pool: float | None = None, liver: float | None = None) -> Reference:
+    """The reference to grade against when a reader measured the case's own values (either
+    or both; the other stays typical).  Values must be positive and the blood pool below the
+    liver, else a :class:`UsageError` naming the options ``--blood-pool`` / ``--liver``."""
+    if blood_pool is None and liver is None:
+        return TYPICAL_REFERENCE
+    bp = TYPICAL_REFERENCE.blood_pool if blood_pool is None else float(blood_pool)
+    lv = TYPICAL_REFERENCE.liver if liver is None else float(liver)
+    for name, v in (("--blood-pool", bp), ("--liver", lv)):
+        if not (math.isfinite(v) and v > 0):
+            raise UsageError(f"{name} {v:g}: a reference SUV must be a positive number")
+    if bp >= lv:
+        raise UsageError(
+            f"--blood-pool {bp:g} is not below --liver {lv:g}: the mediastinal blood pool is "
+            "graded as the lower reference (see docs/report.md)"
+        )
+    given = [n for n, v in (("blood pool", blood_pool), ("liver", liver)) if v is not None]
+    return Reference(bp, lv, f"{' and '.join(given)} given by the reader")
+
+
 #: above this multiple of the liver reference, uptake is "intense" (Deauville 5: markedly
 #: above liver)
 INTENSE_LIVER_MULTIPLE = 2.0

@@ -87,6 +87,20 @@ def test_pet_only_table_output(case, model):
     assert "warning: no CT given: PET-only answers are less reliable" in r.stderr
 
 
+def test_measured_reference_values_grade_the_uptake(case, model):
+    """--blood-pool/--liver replace the typical reference: with a blood pool above every
+    lesion's SUVmax, no lesion is called FDG-avid; with the defaults, some are."""
+    base = ["predict", "--pet", case / "pet.nii.gz", "--ct", case / "ct.nii.gz",
+            "--lesions", case / "lesions.nii.gz", "--json", "--model", model, "--device", "cpu"]  # fmt: skip
+    typical = json.loads(run(*base).stdout)["predictions"]
+    high = run(*base, "--blood-pool", "500", "--liver", "900")
+    assert high.exit_code == 0, high.output
+    given = json.loads(high.stdout)["predictions"]
+    assert any("FDG-avid lesion" in p["sentence"] for p in typical)
+    assert all("no FDG avidity above blood pool" in p["sentence"] for p in given)
+    assert [p["location"] for p in given] == [p["location"] for p in typical]
+
+
 def test_boxes_to_csv(case, cases, model, tmp_path):
     boxes = tmp_path / "boxes.csv"
     with open(cases / "lesions.csv", newline="") as fh, open(boxes, "w", newline="") as out:
@@ -175,6 +189,10 @@ def test_bq_per_ml_pet_warns_once(case, model, tmp_path):
         (["--pet", "{case}/ct.nii.gz", "--lesions", "{case}/pet.nii.gz"], 3, "non-integer values"),
         (["--table", "{case}/../lesions.csv", "--mip", "{tmp}/bad.csv"], 2,
          "is a file; with --table give a folder"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--blood-pool",
+          "3", "--liver", "2"], 2, "--blood-pool 3 is not below --liver 2"),
+        (["--pet", "{case}/pet.nii.gz", "--lesions", "{case}/lesions.nii.gz", "--liver", "0"], 2,
+         "--liver 0: a reference SUV must be a positive number"),
     ],
 )  # fmt: skip
 def test_errors(case, model, tmp_path, args, code, message):

@@ -257,3 +257,18 @@ def test_the_report_shows_the_study_identifiers_that_the_input_carries():
     assert [k for k, _ in rows][:4] == ["Patient ID", "Study date", "Study UID", "PET series UID"]
     assert ("Patient ID", "P001") in rows and ("suv units", "BQML") in rows
     assert identifiers(SimpleNamespace(lesions=[SimpleNamespace(images={})])) == []
+
+
+def test_a_given_reference_changes_the_words_and_is_checked(ont):
+    from anatloc.ontology.errors import UsageError
+    from anatloc.retriever.uptake import TYPICAL_REFERENCE, given_reference
+
+    p = pred(ont, "Left humerus")
+    f = LesionFacts(3.0, 2.0, 1.0, 12.0, 9.0, 14.0)
+    assert sentence(ont, p, f).startswith("Moderately FDG-avid")  # typical liver 2.4
+    ref = given_reference(liver=3.5)
+    assert ref.blood_pool == TYPICAL_REFERENCE.blood_pool and "liver given" in ref.source
+    assert sentence(ont, p, f, ref).startswith("Mildly FDG-avid")
+    assert given_reference() is TYPICAL_REFERENCE
+    with pytest.raises(UsageError, match="not below"):
+        given_reference(blood_pool=2.5, liver=2.5)
