@@ -11,44 +11,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from anatloc.cli.main import app
 from anatloc.retriever.dicom import nifti_bytes, scan_folder
 from anatloc.retriever.nifti import Volume, load_volume
 from anatloc.retriever.predict import RESULT_COLUMNS
-from tests.predict import fixtures
-from tests.retriever.dicomsynth import F18_HALF_LIFE, PetFields, write_series
+from tests.cli.conftest import HAND, one_error_line, run, write_study
+from tests.retriever.dicomsynth import PetFields, write_series
 
-runner = CliRunner()
-
-#: the PET fields of the phantom case's series: 70 kg, 300 MBq, scanned 60 min after the injection
-FIELDS = PetFields(weight_kg=70.0, dose_bq=300e6)
-HAND = 70.0 * 1000.0 / (300e6 * 0.5 ** (60 * 60.0 / F18_HALF_LIFE))
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return fixtures.tiny_model(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory) -> Path:
-    return fixtures.case_dirs(fixtures.phantom_cases(tmp_path_factory))[0]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +26,10 @@ def dicom_case(case, tmp_path_factory) -> Path:
     """The phantom case as DICOM (PET in Bq/ml, BQML + START; CT in HU), and the NIfTI files
     of exactly the values the DICOM files hold: ``pet.nii.gz`` in SUV by the hand factor."""
     out = tmp_path_factory.mktemp("dicom-case")
-    pet = load_volume(case / "pet.nii.gz", "pet")
-    ct = load_volume(case / "ct.nii.gz", "ct")
-    held_pet = write_series(out / "study" / "pet", pet.data / HAND, pet.affine, pet=FIELDS)
-    held_ct = write_series(out / "study" / "ct", ct.data, ct.affine, modality="CT")
+    pet, ct, held_pet, held_ct = write_study(case, out)
     (out / "pet.nii.gz").write_bytes(nifti_bytes(Volume(held_pet * HAND, pet.affine), gz=True))
     (out / "ct.nii.gz").write_bytes(nifti_bytes(Volume(held_ct, ct.affine), gz=True))
     return out
-
-
-def one_error_line(r) -> str:
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert "Traceback" not in r.output
-    return lines[0]
 
 
 def _predict(model, out, pet, ct, mask, *extra):

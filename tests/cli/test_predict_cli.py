@@ -13,17 +13,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from anatloc.cli.main import app
 from anatloc.retriever.predict import RESULT_COLUMNS, shipped_model_path
+from tests.cli.conftest import one_error_line, run
 from tests.predict import fixtures
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -34,28 +29,6 @@ def cases(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def case(cases) -> Path:
     return fixtures.case_dirs(cases)[0]
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return fixtures.tiny_model(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def one_error_line(r) -> str:
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert "Traceback" not in r.output
-    return lines[0]
 
 
 def test_mask_with_ct_json_and_mip(case, model, tmp_path):

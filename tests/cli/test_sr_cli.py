@@ -15,10 +15,7 @@ import pytest
 
 from anatloc.ontology import load_ontology, shipped_path
 from anatloc.retriever.dicom import scan_folder
-from anatloc.retriever.nifti import load_volume
-from tests.cli.test_dicom_cli import FIELDS, HAND, one_error_line, run
-from tests.predict import fixtures
-from tests.retriever.dicomsynth import write_series
+from tests.cli.conftest import one_error_line, run, write_study
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 
@@ -28,24 +25,7 @@ def _predict_sr(model, pet, lesions, sr, *extra):
                "--device", "cpu", "--json", "--sr", sr, *extra)  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return fixtures.tiny_model(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory) -> Path:
-    return fixtures.case_dirs(fixtures.phantom_cases(tmp_path_factory))[0]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +33,7 @@ def dicom_case(case, tmp_path_factory) -> Path:
     """The phantom case as a DICOM study (PET in Bq/ml, BQML + START; CT in HU) and its PET
     as NIfTI in SUV (as in test_dicom_cli)."""
     out = tmp_path_factory.mktemp("sr-dicom-case")
-    pet = load_volume(case / "pet.nii.gz", "pet")
-    ct = load_volume(case / "ct.nii.gz", "ct")
-    write_series(out / "study" / "pet", pet.data / HAND, pet.affine, pet=FIELDS)
-    write_series(out / "study" / "ct", ct.data, ct.affine, modality="CT")
+    write_study(case, out)
     (out / "pet.nii.gz").write_bytes((case / "pet.nii.gz").read_bytes())
     return out
 
