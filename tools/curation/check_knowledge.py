@@ -17,7 +17,8 @@ import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_VOCAB = os.path.join(HERE, "locations.tsv")
+sys.path.insert(0, HERE)
+from curation_tables import VOCABULARY as DEFAULT_VOCAB  # noqa: E402
 
 LEVELS = ("region", "coarse", "fine")
 LATERALITY = {"left", "right", "midline", "unsided"}
