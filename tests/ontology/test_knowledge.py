@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -98,10 +100,6 @@ def test_build_tool_reproduces_the_shipped_file():
 
 def _curation(name):
     """Import a script of tools/curation (not a package) by its path."""
-    import importlib.util
-
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[2] / "tools" / "curation" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
