@@ -169,6 +169,23 @@ def test_curation_tables_pass_their_checker(capsys):
     assert _curation("check_knowledge").main([]) == 0, capsys.readouterr().out
 
 
+def test_curation_checker_reports_side_and_twin_problems(build_tables, tmp_path, capsys):
+    tables = build_tables.render()
+    terms = tables["terms.tsv"].replace("fine\tRib L5\tleft\t", "fine\tRib L5\tright\t")
+    relations = tables["relations.tsv"].replace(
+        "fine\tLeft kidney\tcontralateral_to\tfine\tRight kidney\n", ""
+    )
+    for name, text in (("terms.tsv", terms), ("relations.tsv", relations)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "landmarks.tsv").write_text(tables["landmarks.tsv"], encoding="utf-8")
+    capsys.readouterr()
+    assert _curation("check_knowledge").main(["--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "fine/Rib L5: rib side and laterality disagree" in out
+    assert "contralateral_to fine/Rib R5: contralateral terms are right and right" in out
+    assert "fine/Left kidney and fine/Right kidney not declared contralateral_to" in out
+
+
 def test_concurrent_edits_take_turns(user_copy):
     """Two processes add a term each to the same file at the same time: both land."""
     code = textwrap.dedent(
