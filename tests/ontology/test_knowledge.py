@@ -150,6 +150,12 @@ def test_curation_twins_come_from_the_template(build_tables, tmp_path):
     )
     with pytest.raises(build_tables.CurationError, match="Rib R3"):
         build_tables.render(templates=edited)
+    # and the relations template holds no twins of its own
+    edited = _edited_templates(
+        build_tables, tmp_path / "b", "relations.tsv", "\tsurrounds\t", "\tcontralateral_to\t"
+    )
+    with pytest.raises(build_tables.CurationError, match="only surrounds and adjacent_to"):
+        build_tables.render(templates=edited)
 
 
 def test_curation_build_needs_the_vocabulary(build_tables, tmp_path):
