@@ -14,8 +14,20 @@ import pytest
 from anatloc.ontology import atlas as A
 
 ROOT = Path(__file__).resolve().parents[2]
-ATLAS_JSON = ROOT / "tools" / "curation" / "atlas.json"
-VOCAB = Path("/work/shared/anatomy/locations.tsv")
+CURATION = ROOT / "tools" / "curation"
+ATLAS_JSON = CURATION / "atlas.json"
+
+
+def curation_module(name):
+    """Import a script of tools/curation (not a package) by its path."""
+    spec = importlib.util.spec_from_file_location(name, CURATION / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# the vocabulary of this repository, from the one path the curation scripts use
+VOCAB = curation_module("curation_tables").VOCABULARY
 
 
 # ------------------------------------------------------------------------------------------
@@ -471,14 +483,41 @@ def test_full_atlas_schema(full):
     assert A.validate_specs(data["frame"], specs) == []
 
 
-def test_generator_is_in_sync():
-    spec = importlib.util.spec_from_file_location(
-        "make_atlas", ROOT / "tools" / "curation" / "make_atlas.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    text = json.dumps(mod.build(), indent=1) + "\n"
+@pytest.fixture(scope="module")
+def make_atlas():
+    return curation_module("make_atlas")
+
+
+def test_generator_is_in_sync(make_atlas):
+    text = json.dumps(make_atlas.build(), indent=1) + "\n"
     assert text == ATLAS_JSON.read_text(encoding="utf-8"), "run python tools/curation/make_atlas.py"
+
+
+def test_generator_mirrors_with_the_declared_twins(make_atlas):
+    # twins come from the curation data, not from the words of a label
+    assert make_atlas.mirror_label("Mediastinum 4L") == "Mediastinum 4R"
+    assert make_atlas.mirror_label("Rib R7") == "Rib L7"
+    assert make_atlas.mirror_label("Left kidney") == "Right kidney"
+    # no true mirror: the lingula, the left-sided stations 5 and 6, unpaired organs
+    for label in ("Left upper lobe upper tongue segment", "Mediastinum 5", "Liver S7"):
+        assert make_atlas.mirror_label(label) == label
+    spec = {"shape": {"ref": "Left femur"}, "group": "leg_L"}
+    assert make_atlas.mirror(spec) == {"shape": {"ref": "Right femur"}, "group": "leg_R"}
+
+
+def test_generator_rotation_convention(make_atlas):
+    """rot_from_dir and mirror()'s rule for "rotate" agree with scipy's extrinsic xyz Euler
+    angles (R = Rz Ry Rx), the convention of docs/atlas.md."""
+    from scipy.spatial.transform import Rotation
+
+    flip = np.diag([-1.0, 1.0, 1.0])
+    for d, roll in (([0.3, -0.8, 0.5], 0.0), ([-0.35, 0.8, -0.4], -30.0), ([0, 0, -1], 10.0)):
+        angles = make_atlas.rot_from_dir(d, roll=roll)
+        rot = Rotation.from_euler("xyz", angles, degrees=True).as_matrix()
+        assert np.allclose(rot @ [1, 0, 0], np.asarray(d) / np.linalg.norm(d), atol=1e-9)
+        mirrored = make_atlas.mirror({"type": "ellipsoid", "rotate": angles})["rotate"]
+        m_rot = Rotation.from_euler("xyz", mirrored, degrees=True).as_matrix()
+        assert np.allclose(m_rot, flip @ rot @ flip, atol=1e-9)
 
 
 def test_full_atlas_nonempty_and_checks(checked):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +96,100 @@ def test_build_tool_reproduces_the_shipped_file():
         cwd=root,
     )
     assert out.returncode == 0, out.stderr
+
+
+def _curation(name):
+    """Import a script of tools/curation (not a package) by its path."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "curation" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def build_tables():
+    return _curation("build_tables")
+
+
+def test_curation_tables_match_their_templates(build_tables):
+    """terms/relations/landmarks.tsv are what build_tables.py makes of templates/: run
+    python tools/curation/build_tables.py after editing a template."""
+    tables = build_tables.render()
+    assert set(tables) == {"terms.tsv", "relations.tsv", "landmarks.tsv"}
+    for name, text in tables.items():
+        assert (build_tables.HERE / name).read_text(encoding="utf-8") == text, name
+    assert build_tables.main(["--check"]) == 0
+
+
+def _edited_templates(build_tables, tmp_path, name, old, new):
+    out = tmp_path / "templates"
+    shutil.copytree(build_tables.TEMPLATES, out)
+    text = (out / name).read_text(encoding="utf-8")
+    assert old in text
+    (out / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return out
+
+
+def test_an_edited_template_no_longer_matches(build_tables, tmp_path):
+    edited = _edited_templates(
+        build_tables, tmp_path, "terms.tsv", "segment VII of the liver", "liver segment VII"
+    )
+    tables = build_tables.render(templates=edited)
+    assert tables["terms.tsv"] != (build_tables.HERE / "terms.tsv").read_text(encoding="utf-8")
+
+
+def test_curation_twins_come_from_the_template(build_tables, tmp_path):
+    rel = build_tables.render()["relations.tsv"]
+    assert "fine\tMediastinum 4L\tcontralateral_to\tfine\tMediastinum 4R\n" in rel
+    assert "fine\tRib L3\tcontralateral_to\tfine\tRib R3\n" in rel
+    assert "coarse\tLeft kidney\tcontralateral_to\tcoarse\tRight kidney\n" in rel
+    # a twin that does not name its partner back is refused
+    edited = _edited_templates(
+        build_tables, tmp_path, "terms.tsv", "\tright\tRib L3\t", "\tright\tRib L4\t"
+    )
+    with pytest.raises(build_tables.CurationError, match="Rib R3"):
+        build_tables.render(templates=edited)
+    # and the relations template holds no twins of its own
+    edited = _edited_templates(
+        build_tables, tmp_path / "b", "relations.tsv", "\tsurrounds\t", "\tcontralateral_to\t"
+    )
+    with pytest.raises(build_tables.CurationError, match="only surrounds and adjacent_to"):
+        build_tables.render(templates=edited)
+
+
+def test_curation_build_needs_the_vocabulary(build_tables, tmp_path):
+    # without the vocabulary the old generator quietly wrote its own row order
+    with pytest.raises(build_tables.CurationError, match="file missing"):
+        build_tables.render(vocabulary=tmp_path / "locations.tsv")
+    assert build_tables.main(["--check", "--vocabulary", str(tmp_path / "none.tsv")]) == 2
+    # a vocabulary without a term of the templates is a disagreement, not a new order
+    vocab = build_tables.VOCABULARY.read_text(encoding="utf-8").splitlines(keepends=True)
+    short = tmp_path / "short.tsv"
+    short.write_text("".join(vocab[:-1]), encoding="utf-8")
+    with pytest.raises(build_tables.CurationError, match="not in the vocabulary"):
+        build_tables.render(vocabulary=short)
+
+
+def test_curation_tables_pass_their_checker(capsys):
+    assert _curation("check_knowledge").main([]) == 0, capsys.readouterr().out
+
+
+def test_curation_checker_reports_side_and_twin_problems(build_tables, tmp_path, capsys):
+    tables = build_tables.render()
+    terms = tables["terms.tsv"].replace("fine\tRib L5\tleft\t", "fine\tRib L5\tright\t")
+    relations = tables["relations.tsv"].replace(
+        "fine\tLeft kidney\tcontralateral_to\tfine\tRight kidney\n", ""
+    )
+    for name, text in (("terms.tsv", terms), ("relations.tsv", relations)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "landmarks.tsv").write_text(tables["landmarks.tsv"], encoding="utf-8")
+    capsys.readouterr()
+    assert _curation("check_knowledge").main(["--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "fine/Rib L5: rib side and laterality disagree" in out
+    assert "contralateral_to fine/Rib R5: contralateral terms are right and right" in out
+    assert "fine/Left kidney and fine/Right kidney not declared contralateral_to" in out
 
 
 def test_concurrent_edits_take_turns(user_copy):

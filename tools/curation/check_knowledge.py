@@ -17,7 +17,8 @@ import sys
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_VOCAB = os.path.join(HERE, "locations.tsv")
+sys.path.insert(0, HERE)
+from curation_tables import VOCABULARY as DEFAULT_VOCAB  # noqa: E402
 
 LEVELS = ("region", "coarse", "fine")
 LATERALITY = {"left", "right", "midline", "unsided"}
@@ -137,9 +138,7 @@ def check_terms(path, vocab, problems):
     all_labels_ci = {label.casefold() for _, label in vocab}
     seen = Counter()
     info = {}
-    synonym_owner = {}
-    definition_owner = {}
-    xref_owner = {}
+    owners = {"synonym": {}, "definition": {}, "xref": {}}
     if len(rows) != 519:
         problems.append(f"terms.tsv: {len(rows)} data rows, expected 519")
     for line, cells in rows:
@@ -148,70 +147,10 @@ def check_terms(path, vocab, problems):
         where = f"terms.tsv:{line} {row['level']}/{row['label']}"
         seen[key] += 1
         info[key] = row
-        if row["level"] not in LEVELS:
-            problems.append(f"{where}: bad level {row['level']!r}")
-        if key not in vocab:
-            problems.append(f"{where}: not a term of locations.tsv")
-        lat = row["laterality"]
-        if lat not in LATERALITY:
-            problems.append(f"{where}: bad laterality {lat!r}")
-        words = set(re.findall(r"[A-Za-z]+", row["label"]))
-        if ("Left" in words or "left" in words) and lat != "left":
-            problems.append(f"{where}: label names the left side but laterality is {lat}")
-        if ("Right" in words or "right" in words) and lat != "right":
-            problems.append(f"{where}: label names the right side but laterality is {lat}")
-        m = re.fullmatch(r"Rib ([LR])\d+", row["label"])
-        if m and lat != ("left" if m.group(1) == "L" else "right"):
-            problems.append(f"{where}: rib side and laterality disagree")
-        m = re.fullmatch(r"Mediastinum \d([LR])", row["label"])
-        if m and lat != ("left" if m.group(1) == "L" else "right"):
-            problems.append(f"{where}: station side and laterality disagree")
-        if row["tissue"] not in TISSUES:
-            problems.append(f"{where}: bad tissue {row['tissue']!r}")
-        # definition
-        d = row["definition"]
-        n_words = sum(1 for w in d.split() if WORD_RE.search(w))
-        if not d:
-            problems.append(f"{where}: empty definition")
-        elif not 10 <= n_words <= 40:
-            problems.append(f"{where}: definition has {n_words} words (10-40 allowed)")
-        if d and not d.endswith("."):
-            problems.append(f"{where}: definition does not end with a full stop")
-        dk = d.casefold()
-        if dk in definition_owner:
-            problems.append(f"{where}: same definition as {definition_owner[dk]}")
-        else:
-            definition_owner[dk] = where
-        # synonyms
-        exact = split_list(row["exact_synonyms"])
-        related = split_list(row["related_synonyms"])
-        for kind, items in (("exact", exact), ("related", related)):
-            for syn in items:
-                if not syn or syn != syn.strip():
-                    problems.append(f"{where}: empty or padded {kind} synonym {syn!r}")
-                    continue
-                k = syn.casefold()
-                if k in all_labels_ci:
-                    problems.append(f"{where}: {kind} synonym {syn!r} equals a label")
-                if k in synonym_owner:
-                    problems.append(
-                        f"{where}: {kind} synonym {syn!r} already used by {synonym_owner[k]}"
-                    )
-                else:
-                    synonym_owner[k] = where
-        pref = row["preferred_synonym"]
-        if pref and pref not in exact:
-            problems.append(f"{where}: preferred synonym {pref!r} is not an exact synonym")
-        # xrefs
-        for x in split_list(row["xrefs"]):
-            if x not in XREF_WHITELIST:
-                problems.append(f"{where}: xref {x!r} not in the whitelist")
-            elif x in xref_owner:
-                problems.append(f"{where}: xref {x} already used by {xref_owner[x]}")
-            else:
-                xref_owner[x] = where
-            if lat in ("left", "right"):
-                problems.append(f"{where}: sided term carries an xref")
+        check_term_kind(row, key in vocab, where, problems)
+        check_definition(row["definition"], where, owners["definition"], problems)
+        check_synonyms(row, where, all_labels_ci, owners["synonym"], problems)
+        check_xrefs(row, where, owners["xref"], problems)
     for key, n in seen.items():
         if n > 1:
             problems.append(f"terms.tsv: {key[0]}/{key[1]} appears {n} times")
@@ -227,6 +166,77 @@ def check_terms(path, vocab, problems):
     return info
 
 
+def check_term_kind(row, in_vocab, where, problems):
+    """Level, membership of the vocabulary, laterality (against the label's words), tissue."""
+    if row["level"] not in LEVELS:
+        problems.append(f"{where}: bad level {row['level']!r}")
+    if not in_vocab:
+        problems.append(f"{where}: not a term of locations.tsv")
+    lat = row["laterality"]
+    if lat not in LATERALITY:
+        problems.append(f"{where}: bad laterality {lat!r}")
+    words = set(re.findall(r"[A-Za-z]+", row["label"]))
+    for side in ("left", "right"):
+        if (side.capitalize() in words or side in words) and lat != side:
+            problems.append(f"{where}: label names the {side} side but laterality is {lat}")
+    for pattern, what in ((r"Rib ([LR])\d+", "rib"), (r"Mediastinum \d([LR])", "station")):
+        m = re.fullmatch(pattern, row["label"])
+        if m and lat != ("left" if m.group(1) == "L" else "right"):
+            problems.append(f"{where}: {what} side and laterality disagree")
+    if row["tissue"] not in TISSUES:
+        problems.append(f"{where}: bad tissue {row['tissue']!r}")
+
+
+def check_definition(d, where, owner, problems):
+    """One sentence of 10-40 words, not shared with another term."""
+    n_words = sum(1 for w in d.split() if WORD_RE.search(w))
+    if not d:
+        problems.append(f"{where}: empty definition")
+    elif not 10 <= n_words <= 40:
+        problems.append(f"{where}: definition has {n_words} words (10-40 allowed)")
+    if d and not d.endswith("."):
+        problems.append(f"{where}: definition does not end with a full stop")
+    dk = d.casefold()
+    if dk in owner:
+        problems.append(f"{where}: same definition as {owner[dk]}")
+    else:
+        owner[dk] = where
+
+
+def check_synonyms(row, where, all_labels_ci, owner, problems):
+    """No synonym equals a label or occurs twice; the preferred one is an exact synonym."""
+    exact = split_list(row["exact_synonyms"])
+    related = split_list(row["related_synonyms"])
+    for kind, items in (("exact", exact), ("related", related)):
+        for syn in items:
+            if not syn or syn != syn.strip():
+                problems.append(f"{where}: empty or padded {kind} synonym {syn!r}")
+                continue
+            k = syn.casefold()
+            if k in all_labels_ci:
+                problems.append(f"{where}: {kind} synonym {syn!r} equals a label")
+            if k in owner:
+                problems.append(f"{where}: {kind} synonym {syn!r} already used by {owner[k]}")
+            else:
+                owner[k] = where
+    pref = row["preferred_synonym"]
+    if pref and pref not in exact:
+        problems.append(f"{where}: preferred synonym {pref!r} is not an exact synonym")
+
+
+def check_xrefs(row, where, owner, problems):
+    """Whitelisted IDs only, each on one unsided term."""
+    for x in split_list(row["xrefs"]):
+        if x not in XREF_WHITELIST:
+            problems.append(f"{where}: xref {x!r} not in the whitelist")
+        elif x in owner:
+            problems.append(f"{where}: xref {x} already used by {owner[x]}")
+        else:
+            owner[x] = where
+        if row["laterality"] in ("left", "right"):
+            problems.append(f"{where}: sided term carries an xref")
+
+
 def check_relations(path, info, problems):
     rows = read_tsv(path, REL_COLUMNS, problems)
     pairs = defaultdict(set)  # unordered pair -> relations
@@ -234,58 +244,72 @@ def check_relations(path, info, problems):
     surrounds_subjects = set()
     for line, (sl, s, r, ol, o) in rows:
         where = f"relations.tsv:{line} {sl}/{s} {r} {ol}/{o}"
-        ok = True
-        for lvl, lab in ((sl, s), (ol, o)):
-            if (lvl, lab) not in info:
-                problems.append(f"{where}: unknown term {lvl}/{lab}")
-                ok = False
-        if r not in RELATIONS:
-            problems.append(f"{where}: unknown relation {r!r}")
+        if not check_relation_row((sl, s), r, (ol, o), info, where, seen_rows, problems):
             continue
-        if (sl, s) == (ol, o):
-            problems.append(f"{where}: self relation")
-            continue
-        key = (r, (sl, s), (ol, o)) if r not in SYMMETRIC else (r, frozenset([(sl, s), (ol, o)]))
-        if key in seen_rows:
-            problems.append(f"{where}: duplicate relation")
-        seen_rows.add(key)
-        pair = frozenset([(sl, s), (ol, o)])
-        pairs[pair].add(r)
+        pairs[frozenset([(sl, s), (ol, o)])].add(r)
         if r == "surrounds":
             surrounds_subjects.add((sl, s))
-        if r == "contralateral_to" and ok:
-            a, b = info[(sl, s)]["laterality"], info[(ol, o)]["laterality"]
-            if {a, b} != {"left", "right"}:
-                problems.append(f"{where}: contralateral terms are {a} and {b}")
-            if sl != ol:
-                problems.append(f"{where}: contralateral terms at different levels")
     for pair, rels in pairs.items():
         if "surrounds" in rels and "adjacent_to" in rels:
             names = " / ".join(f"{lv}/{lb}" for lv, lb in sorted(pair))
             problems.append(f"relations.tsv: {names} is both surrounds and adjacent_to")
     # reverse surrounds (A surrounds B and B surrounds A)
-    sur = {
-        (r_s, r_o)
-        for (r_s, r_o) in ((tuple(x[1]), tuple(x[2])) for x in seen_rows if x[0] == "surrounds")
-    }
+    sur = {(tuple(x[1]), tuple(x[2])) for x in seen_rows if x[0] == "surrounds"}
     for a, b in sur:
         if (b, a) in sur and a < b:
             problems.append(f"relations.tsv: {a} and {b} surround each other")
     for level, label in info:
         if NEAR_RE.match(label) and (level, label) not in surrounds_subjects:
             problems.append(f"relations.tsv: {level}/{label} has no surrounds relation")
-    # every left/right twin that exists should be declared contralateral
+    check_twins_declared(info, pairs, problems)
+    return len(rows)
+
+
+def check_relation_row(subj, r, obj, info, where, seen_rows, problems):
+    """Problems of one relation row; False when the row is not counted as a relation."""
+    known = True
+    for lvl, lab in (subj, obj):
+        if (lvl, lab) not in info:
+            problems.append(f"{where}: unknown term {lvl}/{lab}")
+            known = False
+    if r not in RELATIONS:
+        problems.append(f"{where}: unknown relation {r!r}")
+        return False
+    if subj == obj:
+        problems.append(f"{where}: self relation")
+        return False
+    key = (r, subj, obj) if r not in SYMMETRIC else (r, frozenset([subj, obj]))
+    if key in seen_rows:
+        problems.append(f"{where}: duplicate relation")
+    seen_rows.add(key)
+    if r == "contralateral_to" and known:
+        a, b = info[subj]["laterality"], info[obj]["laterality"]
+        if {a, b} != {"left", "right"}:
+            problems.append(f"{where}: contralateral terms are {a} and {b}")
+        if subj[0] != obj[0]:
+            problems.append(f"{where}: contralateral terms at different levels")
+    return True
+
+
+def named_twin(label):
+    """The right-sided label that a left-sided label's words name (a cross-check of the
+    curated twins, which are data: templates/terms.tsv, column contralateral)."""
+    m = re.fullmatch(r"Rib L(\d+)", label)
+    if m:
+        return f"Rib R{m.group(1)}"
+    m = re.fullmatch(r"Mediastinum (\d)L", label)
+    if m:
+        return f"Mediastinum {m.group(1)}R"
+    return re.sub(r"\bleft\b", "right", re.sub(r"\bLeft\b", "Right", label))
+
+
+def check_twins_declared(info, pairs, problems):
+    """Every left/right twin that exists should be declared contralateral."""
     declared = {frozenset(p) for p, rels in pairs.items() if "contralateral_to" in rels}
     for (level, label), row in info.items():
         if level == "region" or row["laterality"] != "left":
             continue
-        twin = re.sub(r"\bleft\b", "right", re.sub(r"\bLeft\b", "Right", label))
-        m = re.fullmatch(r"Rib L(\d+)", label)
-        if m:
-            twin = f"Rib R{m.group(1)}"
-        m = re.fullmatch(r"Mediastinum (\d)L", label)
-        if m:
-            twin = f"Mediastinum {m.group(1)}R"
+        twin = named_twin(label)
         if (
             twin != label
             and (level, twin) in info
@@ -294,7 +318,6 @@ def check_relations(path, info, problems):
             problems.append(
                 f"relations.tsv: {level}/{label} and {level}/{twin} not declared contralateral_to"
             )
-    return len(rows)
 
 
 def check_landmarks(path, info, problems):

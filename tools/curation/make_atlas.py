@@ -13,7 +13,13 @@ The output is ``{"frame": {...}, "locations": {label: spec}}``; references betwe
 use fine labels (the ontology build renames them to CURIEs with
 ``anatloc.ontology.atlas.rewrite_refs``).  Families (vertebrae, ribs, left/right twins,
 "Near X" shells) are generated; right-sided specs are the mirror images (x -> -x) of the
-left-sided ones wherever the anatomy is symmetric.
+left-sided ones wherever the anatomy is symmetric.  A label's twin is the one the curation
+declares (``templates/terms.tsv``, column ``contralateral``), read from the generated
+``relations.tsv`` through ``curation_tables.twins`` rather than derived from the words of the
+label, so ``build_tables.py`` runs first; the vocabulary is ``curation_tables.VOCABULARY``.
+Rotations are written as Euler angles ``[rx, ry, rz]`` in degrees, R = Rz Ry Rx (scipy's
+``Rotation.from_euler("xyz", rotate, degrees=True)``), as ``docs/atlas.md`` documents; no
+rotation matrix is built here.
 
 Run:  python tools/curation/make_atlas.py [--check]
 """
@@ -24,7 +30,6 @@ import argparse
 import copy
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -32,7 +37,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "atlas.json"
-VOCAB = HERE / "locations.tsv"
+sys.path.insert(0, str(HERE))
+from curation_tables import read_vocabulary, twins  # noqa: E402
 
 # ------------------------------------------------------------------------------------------
 # a tiny DSL for shape JSON
@@ -212,17 +218,13 @@ def aux(name):
 # ------------------------------------------------------------------------------------------
 # mirroring left <-> right (x -> -x)
 
-_SWAP_WORD = {"Left": "Right", "Right": "Left", "left": "right", "right": "left"}
+# the left/right twin of a fine label, declared in templates/terms.tsv (``contralateral``)
+# and read from the generated relations.tsv; an unpaired label is its own mirror image
+TWIN = twins("fine")
 
 
 def mirror_label(label: str) -> str:
-    m = re.fullmatch(r"Rib ([LR])(\d+)", label)
-    if m:
-        return f"Rib {'R' if m.group(1) == 'L' else 'L'}{m.group(2)}"
-    m = re.fullmatch(r"Mediastinum (\d)([LR])", label)
-    if m:
-        return f"Mediastinum {m.group(1)}{'R' if m.group(2) == 'L' else 'L'}"
-    return re.sub(r"\b(Left|Right|left|right)\b", lambda mm: _SWAP_WORD[mm.group(1)], label)
+    return TWIN.get(label, label)
 
 
 def mirror_name(name: str) -> str:
@@ -238,38 +240,43 @@ def _mx(p):
     return [-p[0], p[1], p[2]]
 
 
+def _mx_all(points, _obj):
+    return [_mx(p) for p in points]
+
+
+# how mirror() changes the value of a key: for every object, for any primitive shape (an
+# object with a "type"), and for one type of primitive only
+_MIRROR_ANY = {
+    "ref": lambda v, _o: mirror_label(v),
+    "aux": lambda v, _o: mirror_name(v),
+    "partition": lambda v, _o: mirror_name(v),
+    "group": lambda v, _o: mirror_name(v),
+    "normal": lambda v, _o: _mx(v),
+    "anchor": lambda v, _o: _mx(v),
+    "rotate": lambda v, _o: [v[0], -v[1], -v[2]],
+    "path": _mx_all,
+    "vertices": _mx_all,
+    "seeds": lambda v, _o: {c: [_mx(p) for p in pts] for c, pts in v.items()},
+}
+_MIRROR_SHAPE = {k: (lambda v, _o: _mx(v)) for k in ("center", "point", "p0", "p1")}
+_MIRROR_TYPE = {
+    "box": {
+        "min": lambda v, o: [-o["max"][0], v[1], v[2]],
+        "max": lambda v, o: [-o["min"][0], v[1], v[2]],
+    },
+    "loft": {"sections": lambda v, _o: [[s[0], -s[1], s[2], s[3], s[4]] for s in v]},
+}
+
+
 def mirror(obj):
     """Mirror a shape / spec / frame object across x = 0."""
     if isinstance(obj, list):
         return [mirror(v) for v in obj]
     if not isinstance(obj, dict):
         return copy.deepcopy(obj)
-    out = {}
     t = obj.get("type")
-    for k, v in obj.items():
-        if k == "ref":
-            out[k] = mirror_label(v)
-        elif k in ("aux", "partition", "group"):
-            out[k] = mirror_name(v)
-        elif (k in ("center", "point", "p0", "p1") and t is not None) or k == "normal":
-            out[k] = _mx(v)
-        elif k == "rotate":
-            out[k] = [v[0], -v[1], -v[2]]
-        elif k in ("path", "vertices"):
-            out[k] = [_mx(p) for p in v]
-        elif k == "min" and t == "box":
-            out["min"] = [-obj["max"][0], v[1], v[2]]
-        elif k == "max" and t == "box":
-            out["max"] = [-obj["min"][0], v[1], v[2]]
-        elif k == "sections" and t == "loft":
-            out[k] = [[s[0], -s[1], s[2], s[3], s[4]] for s in v]
-        elif k == "seeds":
-            out[k] = {c: [_mx(p) for p in pts] for c, pts in v.items()}
-        elif k == "anchor":
-            out[k] = _mx(v)
-        else:
-            out[k] = mirror(v)
-    return out
+    rules = {**_MIRROR_ANY, **(_MIRROR_SHAPE if t is not None else {}), **_MIRROR_TYPE.get(t, {})}
+    return {k: rules[k](v, obj) if k in rules else mirror(v) for k, v in obj.items()}
 
 
 # ------------------------------------------------------------------------------------------
@@ -401,17 +408,6 @@ def rot_from_dir(d, roll=0.0):
     return [roll, math.degrees(b), math.degrees(c)]
 
 
-def rot_z_from_dir(d):
-    """Euler angles mapping the local z axis onto d (for cylinders / long ellipsoids)."""
-    d = np.asarray(d, float)
-    d = d / np.linalg.norm(d)
-    # R = Rz(c) Ry(b) Rx(a); R e_z = (cos a sin b cos c + sin a sin c, cos a sin b sin c - sin a cos c, cos a cos b)
-    # use c = 0: R e_z = (cos a sin b, -sin a, cos a cos b)
-    a = -math.asin(max(-1.0, min(1.0, d[1])))
-    b = math.atan2(d[0], d[2])
-    return [math.degrees(a), math.degrees(b), 0.0]
-
-
 # ------------------------------------------------------------------------------------------
 # the frame: body surface, cavities, partitions, groups
 
@@ -467,7 +463,7 @@ def add(
     LOC[label] = spec
     if mirror_too:
         ml = mirror_label(label)
-        if ml == label:
+        if ml == label:  # no twin declared in templates/terms.tsv
             raise ValueError(f"cannot mirror {label!r}")
         LOC[ml] = mirror(spec)
 
@@ -2640,17 +2636,6 @@ FRAME["checks"] = {
 # output
 
 
-def vocabulary():
-    rows = []
-    with open(VOCAB, encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            if line.strip():
-                region, coarse, fine = line.rstrip("\n").split("\t")
-                rows.append((region, coarse, fine))
-    return rows
-
-
 def build() -> dict:
     return {"frame": FRAME, "locations": {k: LOC[k] for k in sorted(LOC)}}
 
@@ -2661,7 +2646,7 @@ def main(argv=None) -> int:
     ap.add_argument("--partial", action="store_true", help="write even if locations are missing")
     a = ap.parse_args(argv)
     data = build()
-    vocab = {f for _, _, f in vocabulary()}
+    vocab = {f for _, _, f in read_vocabulary()}
     missing = sorted(vocab - set(LOC))
     extra = sorted(set(LOC) - vocab)
     if extra:
