@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .body import BodyModel
-from .lesions import ALT_FRACTION, Lesion, draw_diameter, make_lesion, overlaps
+from .lesions import Lesion, acceptable_labels, capped_radius, lesion_in, overlaps
 from .profiles import Profile
 from .render import Grid, Scene, Volumes, case_grid, new_scene, rasterize, render_volume
 
@@ -118,8 +118,7 @@ def place_lesions(
             depth_cache[s] = location_depth(labels, grid, s, box)
         depth, stride = depth_cache[s]
         maxd = float(depth.max())
-        r = draw_diameter(rng, scene.profile.lesions) / 2.0
-        r = max(min(r, 2.0 * maxd + 4.0), 2.0)
+        r = capped_radius(rng, scene.profile.lesions, 2.0 * maxd + 4.0)
         thr = min(r / 1.5, 0.8 * maxd)
         cand = np.flatnonzero(depth.ravel() >= thr)
         v = int(cand[int(rng.integers(len(cand)))])
@@ -128,16 +127,7 @@ def place_lesions(
         centre = voxel + rng.uniform(-0.25, 0.25, 3) * grid.spacing
         if overlaps(centre, r * 1.3, lesions):
             continue
-        les = make_lesion(
-            rng,
-            len(lesions) + 1,
-            centre,
-            2 * r,
-            scene.profile.lesions,
-            model.tissues[s],
-            float(scene.looks.suv[s]),
-            target=model.curies[s],
-        )
+        les = lesion_in(scene, s, rng, len(lesions) + 1, centre, r)
         if not les.inside(voxel[None])[0]:  # keep the voxel it was placed on: never empty
             les = dataclasses.replace(les, center_mm=tuple(float(v) for v in voxel))
         if overlaps(les.center_mm, max(les.bound_radius, les.reach), lesions):
@@ -169,14 +159,7 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
         )
         primary = int(labels[tuple(near)])
         labs = labels[sl][sub].astype(np.int64)
-        cnt = np.bincount(labs, minlength=model.n + 1)
-        frac = cnt / max(len(labs), 1)
-        alts = [
-            int(i)
-            for i in np.argsort(-frac, kind="stable")
-            if frac[i] >= ALT_FRACTION and i != primary and i > 0
-        ]
-        locs = [primary, *alts] if primary > 0 else alts
+        locs = acceptable_labels(primary, labs, model.n)
         pidx = np.unique(
             np.clip(
                 np.rint((pts - pg.origin) / pg.spacing).astype(int), 0, np.asarray(pg.shape) - 1
