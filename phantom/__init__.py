@@ -10,8 +10,8 @@ cases and a lesion table) and patch mode (:func:`render_patch`, the neighbourhoo
 straight from the atlas, or from a :class:`SubjectField` for speed).  Patch mode's lesions
 for training come from ``anatloc.phantom.sampling`` (a lesion scene and its acceptable labels
 per seed, epoch and index), which the retriever's ``PhantomSource`` adapts.
-Only numpy and scipy are imported here; nibabel and matplotlib load when files are written or
-drawn.  See ``docs/phantom.md``.
+Only numpy and scipy are imported here; nibabel loads when voxel coordinates are computed
+(its ``apply_affine``) or files written, matplotlib when a picture is drawn.  See ``docs/phantom.md``.
 """
 
 from .body import BodyModel, atlas_for, body_model

@@ -94,6 +94,7 @@ def place_lesions(
     """Draw ``k`` non-overlapping lesions, each centred on a voxel of a location drawn
     uniformly among the locations in the field of view (or the given ``targets``), sized to
     the location's thickness there."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     model = scene.model
@@ -123,7 +124,7 @@ def place_lesions(
         cand = np.flatnonzero(depth.ravel() >= thr)
         v = int(cand[int(rng.integers(len(cand)))])
         ijk = stride * np.array(np.unravel_index(v, depth.shape)) + np.array([b.start for b in box])
-        voxel = ijk * np.diag(grid.affine)[:3] + grid.affine[:3, 3]
+        voxel = apply_affine(grid.affine, ijk)
         centre = voxel + rng.uniform(-0.25, 0.25, 3) * grid.spacing
         if overlaps(centre, r * 1.3, lesions):
             continue
@@ -138,6 +139,7 @@ def place_lesions(
 
 def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
     """The lesion table rows of a rendered case (labelling rule: see ``phantom.lesions``)."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     model = scene.model
@@ -151,7 +153,7 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
             continue  # the lesion lies outside the field of view
         sub = mask[sl] == les.lesion_id
         ijk = np.argwhere(sub) + np.array([s.start for s in sl])
-        pts = ijk * np.diag(g.affine)[:3] + g.affine[:3, 3]
+        pts = apply_affine(g.affine, ijk)
         centroid = pts.mean(0)
         size = pts.max(0) - pts.min(0) + g.spacing
         near = np.clip(

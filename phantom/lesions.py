@@ -28,29 +28,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 CT_KINDS = ("soft", "lytic", "sclerotic", "occult", "none")
 SHAPES = ("sphere", "ellipsoid", "blob")
 ALT_FRACTION = 0.25
 #: beyond this many mean radii a deforming lesion's warp is exactly the identity
 DEFORM_REACH = 4.0
-
-
-def rotation_matrix(angles_deg) -> np.ndarray:
-    """R = Rz @ Ry @ Rx for extrinsic angles (rx, ry, rz) in degrees (the atlas convention)."""
-    rx, ry, rz = (math.radians(float(a)) for a in angles_deg)
-    cx, sx, cy, sy, cz, sz = (
-        math.cos(rx),
-        math.sin(rx),
-        math.cos(ry),
-        math.sin(ry),
-        math.cos(rz),
-        math.sin(rz),
-    )
-    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rzm @ rym @ rxm
 
 
 @dataclass(frozen=True)
@@ -75,7 +59,8 @@ class Lesion:
     def rot(self) -> np.ndarray:
         r = self._cache.get("rot")
         if r is None:
-            r = rotation_matrix(self.rotation_deg)
+            # extrinsic x, y, z: R = Rz @ Ry @ Rx, the atlas's convention
+            r = Rotation.from_euler("xyz", self.rotation_deg, degrees=True).as_matrix()
             self._cache["rot"] = r
         return r
 
