@@ -505,7 +505,7 @@ def demo(
 ) -> None:
     """Run the main job on a synthetic whole-body PET/CT (no data, no network needed):
     writes predictions.csv, mip.png, report.md and report.html into --out."""
-    from anatloc.phantom.profiles import parse_spacing
+    from anatloc.imaging.spacing import parse_spacing
     from anatloc.retriever.demo import run_demo
 
     sp = parse_spacing(spacing)

@@ -7,9 +7,11 @@
 
 Two modes: volume mode (:func:`make_case`; ``anatloc.phantom.io.generate`` writes NIfTI
 cases and a lesion table) and patch mode (:func:`render_patch`, the neighbourhood of a lesion
-straight from the atlas, or from a :class:`SubjectField` for speed).  The retriever's training stream is ``anatloc.retriever.phantom_source.PhantomSource``.
-Only numpy and scipy are imported here; nibabel and matplotlib load when files are written or
-drawn.  See ``docs/phantom.md``.
+straight from the atlas, or from a :class:`SubjectField` for speed).  Patch mode's lesions
+for training come from ``anatloc.phantom.sampling`` (a lesion scene and its acceptable labels
+per seed, epoch and index), which the retriever's ``PhantomSource`` adapts.
+Only numpy and scipy are imported here; nibabel loads when voxel coordinates are computed
+(its ``apply_affine``) or files written, matplotlib when a picture is drawn.  See ``docs/phantom.md``.
 """
 
 from .body import BodyModel, atlas_for, body_model

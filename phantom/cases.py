@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .body import BodyModel
-from .lesions import ALT_FRACTION, Lesion, draw_diameter, make_lesion, overlaps
+from .lesions import Lesion, acceptable_labels, capped_radius, lesion_in, overlaps
 from .profiles import Profile
 from .render import Grid, Scene, Volumes, case_grid, new_scene, rasterize, render_volume
 
@@ -94,6 +94,7 @@ def place_lesions(
     """Draw ``k`` non-overlapping lesions, each centred on a voxel of a location drawn
     uniformly among the locations in the field of view (or the given ``targets``), sized to
     the location's thickness there."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     model = scene.model
@@ -118,26 +119,16 @@ def place_lesions(
             depth_cache[s] = location_depth(labels, grid, s, box)
         depth, stride = depth_cache[s]
         maxd = float(depth.max())
-        r = draw_diameter(rng, scene.profile.lesions) / 2.0
-        r = max(min(r, 2.0 * maxd + 4.0), 2.0)
+        r = capped_radius(rng, scene.profile.lesions, 2.0 * maxd + 4.0)
         thr = min(r / 1.5, 0.8 * maxd)
         cand = np.flatnonzero(depth.ravel() >= thr)
         v = int(cand[int(rng.integers(len(cand)))])
         ijk = stride * np.array(np.unravel_index(v, depth.shape)) + np.array([b.start for b in box])
-        voxel = ijk * np.diag(grid.affine)[:3] + grid.affine[:3, 3]
+        voxel = apply_affine(grid.affine, ijk)
         centre = voxel + rng.uniform(-0.25, 0.25, 3) * grid.spacing
         if overlaps(centre, r * 1.3, lesions):
             continue
-        les = make_lesion(
-            rng,
-            len(lesions) + 1,
-            centre,
-            2 * r,
-            scene.profile.lesions,
-            model.tissues[s],
-            float(scene.looks.suv[s]),
-            target=model.curies[s],
-        )
+        les = lesion_in(scene, s, rng, len(lesions) + 1, centre, r)
         if not les.inside(voxel[None])[0]:  # keep the voxel it was placed on: never empty
             les = dataclasses.replace(les, center_mm=tuple(float(v) for v in voxel))
         if overlaps(les.center_mm, max(les.bound_radius, les.reach), lesions):
@@ -148,6 +139,7 @@ def place_lesions(
 
 def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
     """The lesion table rows of a rendered case (labelling rule: see ``phantom.lesions``)."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     model = scene.model
@@ -161,7 +153,7 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
             continue  # the lesion lies outside the field of view
         sub = mask[sl] == les.lesion_id
         ijk = np.argwhere(sub) + np.array([s.start for s in sl])
-        pts = ijk * np.diag(g.affine)[:3] + g.affine[:3, 3]
+        pts = apply_affine(g.affine, ijk)
         centroid = pts.mean(0)
         size = pts.max(0) - pts.min(0) + g.spacing
         near = np.clip(
@@ -169,14 +161,7 @@ def lesion_rows(case_id: str, scene: Scene, vol: Volumes) -> list[dict]:
         )
         primary = int(labels[tuple(near)])
         labs = labels[sl][sub].astype(np.int64)
-        cnt = np.bincount(labs, minlength=model.n + 1)
-        frac = cnt / max(len(labs), 1)
-        alts = [
-            int(i)
-            for i in np.argsort(-frac, kind="stable")
-            if frac[i] >= ALT_FRACTION and i != primary and i > 0
-        ]
-        locs = [primary, *alts] if primary > 0 else alts
+        locs = acceptable_labels(primary, labs, model.n)
         pidx = np.unique(
             np.clip(
                 np.rint((pts - pg.origin) / pg.spacing).astype(int), 0, np.asarray(pg.shape) - 1

@@ -68,13 +68,15 @@ def coverage(
 
 
 def _check(model: BodyModel, s: int, subj, grid: Grid, lab: np.ndarray, objs) -> tuple[int, str]:
+    from nibabel.affines import apply_affine
+
     box = objs[s - 1] if s - 1 < len(objs) else None
     if box is None:
         return 0, "no voxel in the rendered case"
     depth, stride = location_depth(lab, grid, s, box)
     v = int(np.argmax(depth))
     ijk = stride * np.array(np.unravel_index(v, depth.shape)) + np.array([b.start for b in box])
-    centre = ijk * np.diag(grid.affine)[:3] + grid.affine[:3, 3]
+    centre = apply_affine(grid.affine, ijk)
     r = float(np.clip(depth.max(), 2.0, 10.0))
     les = Lesion(1, tuple(float(c) for c in centre), (r, r, r))
     lo, hi = les.bbox()
@@ -82,7 +84,7 @@ def _check(model: BodyModel, s: int, subj, grid: Grid, lab: np.ndarray, objs) ->
     if sl is None:
         return 0, "lesion outside the field of view"
     ii = np.meshgrid(*(np.arange(b.start, b.stop) for b in sl), indexing="ij")
-    pts = np.stack([ii[a].ravel() * grid.affine[a, a] + grid.affine[a, 3] for a in range(3)], 1)
+    pts = apply_affine(grid.affine, np.stack([ii[a].ravel() for a in range(3)], 1))
     inside = les.inside(pts)
     if not inside.any():
         return 0, "empty lesion mask"

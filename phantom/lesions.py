@@ -28,29 +28,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 CT_KINDS = ("soft", "lytic", "sclerotic", "occult", "none")
 SHAPES = ("sphere", "ellipsoid", "blob")
 ALT_FRACTION = 0.25
 #: beyond this many mean radii a deforming lesion's warp is exactly the identity
 DEFORM_REACH = 4.0
-
-
-def rotation_matrix(angles_deg) -> np.ndarray:
-    """R = Rz @ Ry @ Rx for extrinsic angles (rx, ry, rz) in degrees (the atlas convention)."""
-    rx, ry, rz = (math.radians(float(a)) for a in angles_deg)
-    cx, sx, cy, sy, cz, sz = (
-        math.cos(rx),
-        math.sin(rx),
-        math.cos(ry),
-        math.sin(ry),
-        math.cos(rz),
-        math.sin(rz),
-    )
-    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rzm @ rym @ rxm
 
 
 @dataclass(frozen=True)
@@ -75,7 +59,8 @@ class Lesion:
     def rot(self) -> np.ndarray:
         r = self._cache.get("rot")
         if r is None:
-            r = rotation_matrix(self.rotation_deg)
+            # extrinsic x, y, z: R = Rz @ Ry @ Rx, the atlas's convention
+            r = Rotation.from_euler("xyz", self.rotation_deg, degrees=True).as_matrix()
             self._cache["rot"] = r
         return r
 
@@ -281,6 +266,56 @@ def make_lesion(
         deform=deform,
         target=target,
     )
+
+
+def capped_radius(rng: np.random.Generator, model, cap_mm: float) -> float:
+    """A radius from the lesion model's diameter range, at most ``cap_mm`` (what the host
+    location has room for) and at least 2 mm."""
+    r = draw_diameter(rng, model) / 2.0
+    return max(min(r, cap_mm), 2.0)
+
+
+def lesion_in(
+    scene,
+    location: int,
+    rng: np.random.Generator,
+    lesion_id: int,
+    center_mm,
+    radius_mm: float,
+    model=None,
+    *,
+    allow_deform: bool = True,
+) -> Lesion:
+    """The lesion of ``radius_mm`` placed at ``center_mm`` in label ``location`` of a
+    scene: its tissue and the location's uptake decide the CT kind and the least contrast;
+    ``model`` is the lesion model (default: the scene profile's).  Every placement (volume
+    cases, the training sampler, distractors and multifocal lesions) goes through here."""
+    m = scene.model
+    return make_lesion(
+        rng,
+        lesion_id,
+        center_mm,
+        2 * radius_mm,
+        scene.profile.lesions if model is None else model,
+        m.tissues[location],
+        float(scene.looks.suv[location]),
+        target=m.curies[location],
+        allow_deform=allow_deform,
+    )
+
+
+def acceptable_labels(primary: int, covered: np.ndarray, n: int) -> list[int]:
+    """The labelling rule: ``primary`` (the label at the lesion's centroid) first, then the
+    other labels holding at least :data:`ALT_FRACTION` of the lesion's samples ``covered``
+    (label indices, 0 = none; ``n`` labels), largest share first; label 0 is never kept."""
+    cnt = np.bincount(np.asarray(covered, np.int64), minlength=n + 1)
+    frac = cnt / max(len(covered), 1)
+    alts = [
+        int(i)
+        for i in np.argsort(-frac, kind="stable")
+        if frac[i] >= ALT_FRACTION and i != primary and i > 0
+    ]
+    return [primary, *alts] if primary > 0 else alts
 
 
 def overlaps(center, radius: float, others, gap_mm: float = 3.0) -> bool:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 from scipy.special import erf
 
 from .appearance import tissue_values
-from .lesions import Lesion, rotation_matrix, warp_points
+from .lesions import Lesion, warp_points
 from .render import (
     FWHM,
     HU_MAX,
@@ -52,13 +53,14 @@ def _vec3(v, what: str) -> np.ndarray:
 
 
 def rotation_of(rotation) -> np.ndarray:
-    """None, a 3x3 matrix, or (rx, ry, rz) degrees -> a rotation matrix."""
+    """None, a 3x3 matrix, or (rx, ry, rz) degrees (extrinsic, as the atlas's ``rotate``) -> a
+    rotation matrix."""
     if rotation is None:
         return np.eye(3)
     r = np.asarray(rotation, float)
     if r.shape == (3, 3):
         return r
-    return rotation_matrix(r.reshape(3))
+    return Rotation.from_euler("xyz", r.reshape(3), degrees=True).as_matrix()  # Rz @ Ry @ Rx
 
 
 def patch_affine(center_mm, size_vox, spacing_mm, rotation=None) -> np.ndarray:
@@ -77,6 +79,8 @@ def patch_points(
     center_mm, size_vox, spacing_mm, rotation=None
 ) -> tuple[np.ndarray, tuple[int, int, int]]:
     """World points (C order) of the patch's voxel centres, and the patch shape."""
+    from nibabel.affines import apply_affine
+
     shape = tuple(int(v) for v in _vec3(size_vox, "size_vox"))
     aff = patch_affine(center_mm, shape, spacing_mm, rotation)
     ii, jj, kk = np.meshgrid(*(np.arange(s, dtype=float) for s in shape), indexing="ij")
@@ -89,7 +93,7 @@ def patch_points(
                 (ijk[:, 0] * aff[r, 0] + ijk[:, 1] * aff[r, 1]) + ijk[:, 2] * aff[r, 2]
             ) + aff[r, 3]
         return pts, shape
-    return ijk @ aff[:3, :3].T + aff[:3, 3], shape
+    return apply_affine(aff, ijk), shape
 
 
 def blurred_sphere(r: np.ndarray, a: float, sigma: float) -> np.ndarray:
@@ -254,6 +258,7 @@ def _box_in_grid(affine: np.ndarray, shape, lo, hi):
 def _grid_where(affine: np.ndarray, shape):
     """A ``where`` for :meth:`Scene._shade_lesions` on a grid: the flat indices and world
     points of the voxels in a lesion's bounding box."""
+    from nibabel.affines import apply_affine
 
     def where(les):
         lo, hi = les.bbox()
@@ -263,7 +268,7 @@ def _grid_where(affine: np.ndarray, shape):
         ii, jj, kk = np.meshgrid(*(np.arange(b.start, b.stop) for b in box), indexing="ij")
         flat = np.ravel_multi_index((ii.ravel(), jj.ravel(), kk.ravel()), tuple(shape))
         ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], 1).astype(float)
-        return flat, ijk @ affine[:3, :3].T + affine[:3, 3]
+        return flat, apply_affine(affine, ijk)
 
     return where
 

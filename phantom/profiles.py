@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from anatloc.imaging.spacing import Vec3, vec3
+from anatloc.imaging.spacing import parse_spacing as parse_spacing  # the phantom's --spacing
 from anatloc.ontology.errors import UsageError
-
-Vec3 = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Profile:
         """The same profile on another CT grid; the PET grid is coarsened to at least it."""
         if ct_spacing_mm is None:
             return self
-        sp = _vec3(ct_spacing_mm, "spacing")
+        sp = vec3(ct_spacing_mm, "spacing")
         pet = tuple(max(p, c) for p, c in zip(self.pet.spacing_mm, sp, strict=True))
         return dataclasses.replace(
             self,
@@ -108,36 +108,6 @@ class Profile:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _vec3(value, what: str, shown: str | None = None) -> Vec3:
-    if isinstance(value, (int, float)):
-        value = (value, value, value)
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{what} must be one number or three numbers (mm)") from None
-    if len(out) != 3 or not all(0.25 <= v <= 50.0 for v in out):
-        raise UsageError(
-            f"{what} must be one or three numbers between 0.25 and 50 mm, got {shown or repr(value)}"
-        )
-    return out  # type: ignore[return-value]
-
-
-def parse_spacing(text: str | None) -> Vec3 | None:
-    """``"6"`` or ``"2,2,3"`` (mm) to a spacing; None stays None."""
-    if text is None or text == "":
-        return None
-    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
-    try:
-        vals = [float(p) for p in parts]
-    except ValueError:
-        raise UsageError(
-            f"--spacing {text!r}: expected one number or three numbers like 2,2,3"
-        ) from None
-    if len(vals) not in (1, 3):
-        raise UsageError(f"--spacing {text!r}: expected one number or three numbers like 2,2,3")
-    return _vec3(vals[0] if len(vals) == 1 else vals, "--spacing", repr(text))
 
 
 PROFILES: dict[str, Profile] = {

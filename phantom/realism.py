@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .appearance import CaseLooks
-from .lesions import make_lesion, overlaps, warp_points
+from .lesions import lesion_in, overlaps, warp_points
 from .profiles import LesionModel, Profile
 
 Range = tuple[float, float]
@@ -272,17 +272,7 @@ def multifocal(
         r = _loguniform(rng, var.multifocal_diameter_mm) / 2.0
         if overlaps(p, r * 1.1, [target, *out], gap_mm=2.0):
             continue
-        les = make_lesion(
-            rng,
-            first_id + len(out),
-            p,
-            2 * r,
-            model,
-            m.tissues[s],
-            float(scene.looks.suv[s]),
-            target=m.curies[s],
-            allow_deform=False,
-        )
+        les = lesion_in(scene, s, rng, first_id + len(out), p, r, model, allow_deform=False)
         out.append(les)
     return out
 

@@ -273,8 +273,9 @@ class Grid:
 
     def points(self, flat_idx: np.ndarray) -> np.ndarray:
         i, j, k = np.unravel_index(flat_idx, self.shape)
-        ijk = np.stack([i, j, k], 1).astype(float)
-        return ijk * np.diag(self.affine)[:3] + self.affine[:3, 3]
+        from nibabel.affines import apply_affine
+
+        return apply_affine(self.affine, np.stack([i, j, k], 1).astype(float))
 
     def index_box(self, lo, hi) -> tuple[slice, slice, slice] | None:
         """Voxel slices whose centres lie in the world box [lo, hi] (None if empty)."""
@@ -364,13 +365,15 @@ def rasterize(atlas, grid: Grid, subject: Subject, voxels: int = 1 << 21) -> np.
     Labels are a function of the point, so the slabs give the same map as one call (the
     slab's origin is offset by whole voxels); the engine's working memory is bounded by the
     slab, and it is a little faster."""
+    from nibabel.affines import apply_affine
+
     shape = tuple(int(v) for v in grid.shape)
     out = np.empty(shape, np.int16 if len(atlas.keys) < 32767 else np.int32)
     nz = max(1, voxels // max(shape[0] * shape[1], 1))
     for z0 in range(0, shape[2], nz):
         z1 = min(z0 + nz, shape[2])
         aff = grid.affine.copy()
-        aff[:3, 3] = grid.affine[:3, :3] @ np.array([0.0, 0.0, float(z0)]) + grid.affine[:3, 3]
+        aff[:3, 3] = apply_affine(grid.affine, [0.0, 0.0, float(z0)])
         out[:, :, z0:z1] = atlas.rasterize((shape[0], shape[1], z1 - z0), aff, subject)
     return out
 

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from anatloc.imaging import mip
 from anatloc.ontology.errors import DataError
 from anatloc.ontology.fileio import atomic_write
-
-from . import mip
 
 
 def _load(path: Path, required: bool):
@@ -114,7 +113,7 @@ def render_mip(case_dir: str | Path, out: str | Path, vmax: float = 10.0, dpi: i
         ax2.set_title(
             f"CT coronal, y = {caff[1, 3] + j * caff[1, 1]:.0f} mm (W400/L40)", fontsize=9
         )
-    for a in axes[0, 1:]:  # the CT panel; the MIP is drawn by anatloc.phantom.mip
+    for a in axes[0, 1:]:  # the CT panel; the MIP is drawn by anatloc.imaging.mip
         a.invert_xaxis()  # +x (the patient's right) on the viewer's left
         a.set_xticks([])
         a.set_yticks([])

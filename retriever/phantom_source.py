@@ -1,23 +1,16 @@
 """The phantom as a training source: synthetic lesions rendered in patch mode.
 
-:class:`PhantomSource` implements :class:`~anatloc.retriever.data.SampleSource`.  Sample
-``i`` is a pure function of ``(seed, epoch, i)`` (validation: of ``(seed, i)``):
-
-1. a target location is drawn uniformly among the atlas's fine locations (validation: the
-   i-th location in turn), so all of them are covered about equally;
-2. a subject is drawn from the profile's population, with the sex or the L6 variant that
-   the location needs;
-3. the lesion's centre is a random point of the location (atlas labels of random points in
-   its bounding box; deeper points preferred) and its size is capped by the depth there;
-   with probability ``distractors`` one or two other lesions are put nearby (they show in
-   the images but not in the mask channel);
-4. the acceptable locations follow the volume mode's rule: the label at the lesion's
-   centroid first, then every other location covering ≥ 25 % of its volume (measured on a
-   small grid over the lesion);
-5. both scales are rendered by :func:`anatloc.phantom.render_patch` at the points the
-   retriever's augmentation asks for (its :func:`~anatloc.retriever.patches.draw_augment`:
-   centre jitter, rotation about the patch centre, zoom, CT shift, PET gain, CT dropout)
-   and scaled by its :func:`~anatloc.retriever.patches.to_channels`.
+:class:`PhantomSource` implements :class:`~anatloc.retriever.data.SampleSource` as a thin
+adapter over the phantom's public sampling interface, :mod:`anatloc.phantom.sampling`:
+sample ``i`` is the lesion scene and acceptable locations that its
+:class:`~anatloc.phantom.sampling.LesionSampler` draws for ``(seed, epoch, i)``
+(validation: ``(seed, i)``, every location in turn, both sexes).  What is the retriever's
+here: both scales are rendered by :func:`~anatloc.phantom.sampling.lesion_patch` at the
+points the retriever's augmentation asks for (its
+:func:`~anatloc.retriever.patches.draw_augment`: centre jitter, rotation about the patch
+centre, zoom, CT shift, PET gain, CT dropout) and scaled by its
+:func:`~anatloc.retriever.patches.to_channels`; the acceptable locations are kept as fine
+and coarse indices of the ontology.
 
 A fixed dataset can be written once with :meth:`PhantomSource.build_cache` (``.npz`` shards
 of raw, unaugmented blocks, written atomically, and a ``manifest.json``); a source opened
@@ -34,7 +27,6 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,29 +34,11 @@ import torch
 
 from anatloc.ontology.errors import DataError, UsageError
 from anatloc.ontology.fileio import atomic_write
+from anatloc.phantom import Scene, SubjectField
 from anatloc.phantom.body import body_model
-from anatloc.phantom.field import SubjectField
-from anatloc.phantom.lesions import ALT_FRACTION, draw_diameter, make_lesion, overlaps
-from anatloc.phantom.patches import patch_points, render_patch
 from anatloc.phantom.profiles import Profile, get_profile
-from anatloc.phantom.realism import (
-    CONTRAST_HU,
-    TRAINING,
-    Metal,
-    Variation,
-    draw_metal,
-    draw_scanner,
-    group_of,
-    labels_at,
-    landmark_heights,
-    lesion_model,
-    multifocal,
-    point_in,
-    subject_ranges,
-    thick_slices,
-    with_contrast,
-)
-from anatloc.phantom.render import Scene, new_scene
+from anatloc.phantom.realism import TRAINING, Metal, Variation
+from anatloc.phantom.sampling import MAX_FINE, LesionCase, LesionSampler, lesion_patch
 
 from .config import DataConfig, ScaleConfig
 from .data import Sample
@@ -77,7 +51,6 @@ from .patches import (
     to_channels,
 )
 
-MAX_FINE = 8  # acceptable locations kept per sample (primary first)
 #: a CT slice thicker than this (mm) is drawn as thick slices in patch mode
 THICK_SLICE_MM = 2.5
 CACHE_VERSION = 3
@@ -136,19 +109,6 @@ def decode_blocks(codes: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass
-class LesionCase:
-    """One training lesion of the phantom, before rendering."""
-
-    scene: Scene
-    fine: list[int]  # acceptable fine indices, primary first
-    coarse: int
-    field: SubjectField | None
-    metal: Metal | None = None
-    #: heights of ``phantom.realism.LANDMARKS`` above the lesion centre (mm; NaN unknown)
-    heights: np.ndarray | None = None
-
-
 class PhantomSource:
     """Synthetic lesions of one phantom profile (see the module docstring).
 
@@ -177,26 +137,24 @@ class PhantomSource:
         self.profile = get_profile(profile)
         self.model = body_model(ont)
         self.cfg = cfg
-        #: the departures drawn per subject and lesion (``phantom.realism``); the default
-        #: draws none and leaves every random stream as it was before it existed
-        self.variation = variation or (TRAINING if cfg.phantom_realism else Variation())
-        #: label indices the target lesion is drawn from (None: every location); the
-        #: validation pass takes them in this order
-        self.targets = (
-            None if targets is None else np.asarray(list(dict.fromkeys(targets)), np.int64)
+        #: lesion scenes and their labels, a pure function of (seed, epoch, index); the
+        #: default variation draws no departure (``phantom.realism``)
+        self.sampler = LesionSampler(
+            self.profile,
+            self.model,
+            seed=seed,
+            distractors=distractors,
+            samples_per_subject=samples_per_subject,
+            field_spacing=field_spacing,
+            exact=exact,
+            p_l6=p_l6,
+            variation=variation or (TRAINING if cfg.phantom_realism else Variation()),
+            targets=targets,
+            subjects=subjects,
         )
-        self._landmarks: tuple | None = None
-        #: subjects (scene, field) kept for reuse: a dict shared by the caller keeps all
-        #: of them (sources of one seed and body settings then build each subject once);
-        #: by default only the last one is kept
-        self._shared_subjects = subjects
-        self.seed = int(seed)
-        self.distractors = float(distractors)
-        self.samples_per_subject = max(1, int(samples_per_subject))
-        self.field_spacing = float(field_spacing)
-        self.exact = bool(exact)
-        self.p_l6 = float(p_l6)
-        self._subject_cache: tuple | None = None
+        self.variation = self.sampler.variation
+        self.seed = self.sampler.seed
+        self.samples_per_subject = self.sampler.samples_per_subject
         self.n_samples = int(n_samples) if n_samples is not None else 8 * self.model.n
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._manifest = self._read_manifest() if self.cache_dir is not None else None
@@ -215,57 +173,6 @@ class PhantomSource:
         return self.samples_per_subject
 
     # -- one lesion ------------------------------------------------------------------------
-    def _rngs(
-        self, index: int, epoch: int, train: bool
-    ) -> tuple[np.random.Generator, np.random.Generator]:
-        """(scene stream, noise stream) of a sample."""
-        ss = np.random.SeedSequence(
-            [self.seed & 0xFFFFFFFF, 1 if train else 0, epoch if train else 0, index]
-        )
-        a, b = ss.spawn(2)
-        return np.random.default_rng(a), np.random.default_rng(b)
-
-    def _subject(self, sid: int, epoch: int, train: bool):
-        """(lesion-free scene, field or None) of subject ``sid`` (the last one is kept)."""
-        key = (sid, epoch if train else -1, train)
-        if self._subject_cache is not None and self._subject_cache[0] == key:
-            return self._subject_cache[1], self._subject_cache[2]
-        shared = self._shared_subjects
-        if shared is not None:
-            v = self.variation
-            body = (v.height_mm, v.girth, v.p_arms_up, v.uptake_spread, v.contrast_prob)
-            skey = (self.profile.name, self.seed, self.exact, self.field_spacing, body, key)
-            if skey not in shared:
-                self._subject_cache = None
-                shared[skey] = self._make_subject(sid, epoch, train)
-            self._subject_cache = (key, *shared[skey])
-            return shared[skey]
-        scene, field = self._make_subject(sid, epoch, train)
-        self._subject_cache = (key, scene, field)
-        return scene, field
-
-    def _make_subject(self, sid: int, epoch: int, train: bool):
-        """(lesion-free scene, field or None) of subject ``sid``, built."""
-        ss = np.random.SeedSequence(
-            [self.seed & 0xFFFFFFFF, 3 if train else 2, epoch if train else 0, sid]
-        )
-        rng = np.random.default_rng(ss)
-        ranges = dict(self.profile.population.subject_ranges())
-        ranges["p_l6"] = max(ranges["p_l6"], self.p_l6)
-        if not train:  # validation alternates the sexes, so that every location comes up
-            ranges["sex"] = "male" if sid % 2 == 0 else "female"
-        var = self.variation
-        ranges = subject_ranges(var, ranges)
-        subj = self.model.atlas.sample_subject(rng, **ranges)
-        scene = new_scene(self.model, self.profile, rng, subject=subj, spread=var.uptake_spread)
-        if var.contrast_prob > 0 and rng.random() < var.contrast_prob:
-            hu = float(rng.uniform(*CONTRAST_HU))
-            scene = dataclasses.replace(
-                scene, looks=with_contrast(scene.looks, self.model.labels, hu)
-            )
-        field = None if self.exact else SubjectField(scene, self.field_spacing)
-        return scene, field
-
     def lesion_scene(self, index: int, epoch: int = 0, train: bool = True):
         """(scene with the target lesion, id 1, and any other lesions; acceptable fine
         indices; coarse index; the subject's field or None) of sample ``index``."""
@@ -273,83 +180,8 @@ class PhantomSource:
         return case.scene, case.fine, case.coarse, case.field
 
     def lesion_case(self, index: int, epoch: int = 0, train: bool = True) -> LesionCase:
-        """Everything about sample ``index``: :meth:`lesion_scene`'s four, the metal
-        implant (or None) and the landmarks' heights above the lesion."""
-        m = self.model
-        var = self.variation
-        base, field = self._subject(index // self.samples_per_subject, epoch, train)
-        rng = self._rngs(index, epoch, train)[0]
-        present = field.present() if field is not None else np.flatnonzero(m.present(base.subject))
-        if self.targets is not None:
-            present = np.intersect1d(present, self.targets)  # sorted: the stream is fixed
-        if len(present) == 0:
-            raise DataError(
-                "the phantom's subject has no location with a voxel"
-                + (" among the target locations" if self.targets is not None else "")
-                + "; is the atlas empty?"
-            )
-        if self.targets is None:
-            wanted = 1 + index % m.n
-        else:
-            wanted = int(self.targets[index % len(self.targets)])
-        model = lesion_model(var, self.profile.lesions)
-        cap = var.size_cap
-        for attempt in range(20):
-            if not train and attempt == 0 and wanted in present:
-                s = wanted  # validation: every location in turn
-            else:
-                s = int(present[int(rng.integers(len(present)))])
-            found = point_in(base, field, s, rng)
-            if found is None:
-                continue
-            centre, depth = found
-            r = draw_diameter(rng, model) / 2.0
-            r = max(min(r, cap * depth + 4.0), 2.0)
-            les = make_lesion(
-                rng,
-                1,
-                centre,
-                2 * r,
-                model,
-                m.tissues[s],
-                float(base.looks.suv[s]),
-                target=m.curies[s],
-            )
-            lesions = [les]
-            if var.multifocal_prob > 0 and rng.random() < var.multifocal_prob:
-                lesions += multifocal(
-                    base,
-                    les,
-                    rng,
-                    var,
-                    model,
-                    labels_at=lambda p: labels_at(base, field, p),
-                    point_in=lambda i, g: point_in(base, field, i, g),
-                    group=group_of(m, s),
-                )
-            elif rng.random() < self.distractors:
-                lesions += _distractors(base, field, les, rng, self.profile)
-            scene = base.with_lesions(lesions)
-            fine = _acceptable(scene, field, les)
-            f = [int(m.fine_index[i]) for i in fine if m.fine_index[i] >= 0][:MAX_FINE]
-            if not f:
-                continue
-            metal = None
-            if not var.is_default:
-                scene = dataclasses.replace(scene, profile=draw_scanner(var, self.profile, rng))
-                if var.metal_prob > 0 and rng.random() < var.metal_prob:
-                    metal = draw_metal(scene, rng, near=les.center_mm)
-            heights = self._heights(base) - float(les.center_mm[2])
-            return LesionCase(scene, f, int(m.coarse_index[fine[0]]), field, metal, heights)
-        raise DataError(
-            f"the phantom could not place a lesion for sample {index} (profile {self.profile.name})"
-        )
-
-    def _heights(self, base: Scene) -> np.ndarray:
-        """World z of the landmarks of the subject of ``base`` (kept per subject)."""
-        if self._landmarks is None or self._landmarks[0] is not base:
-            self._landmarks = (base, landmark_heights(base))
-        return self._landmarks[1]
+        """Everything about sample ``index`` (:meth:`LesionSampler.case`)."""
+        return self.sampler.case(index, epoch, train)
 
     def raw_patches(
         self,
@@ -366,11 +198,9 @@ class PhantomSource:
         with a ``metal`` implant and its streaks, and with the thick slices of the scene's
         CT when the variation draws slice thicknesses."""
         les = scene.lesions[0]
-        slices = self.variation.ct_slice_mm is not None
         out = []
         for name in ("local", "context"):
             sc: ScaleConfig = getattr(self.cfg, name)
-            n = (size or {}).get(name, sc.size)
             centre = np.asarray(les.center_mm, float)
             spacing = sc.spacing
             rot = None
@@ -383,27 +213,21 @@ class PhantomSource:
             k = supersample_factor(
                 np.asarray(self.profile.ct.spacing_mm), sc.spacing, self.cfg.max_supersample
             )
-            p = render_patch(
-                scene,
-                centre,
-                n,
-                spacing,
-                rot,
-                rng,
-                target=1,
-                with_labels=False,
-                mask_supersample=k,
-                field=field,
-                supersample=self.cfg.max_supersample,
+            out.append(
+                lesion_patch(
+                    scene,
+                    centre,
+                    (size or {}).get(name, sc.size),
+                    spacing,
+                    rot,
+                    rng,
+                    field=field,
+                    metal=metal,
+                    thick_ct=self.variation.ct_slice_mm is not None,
+                    mask_supersample=k,
+                    supersample=self.cfg.max_supersample,
+                )
             )
-            mask = p["mask_soft"] if k > 1 else p["mask"].astype(np.float32)
-            ct = p["ct"]
-            if slices:
-                ct = thick_slices(ct, spacing, float(scene.profile.ct.spacing_mm[2]))
-            if metal is not None:
-                pts = patch_points(centre, n, spacing, rot)[0]
-                ct = metal.hu_change(pts, ct.reshape(-1)).reshape(ct.shape)
-            out.append(np.stack([ct, p["pet"], mask]).astype(np.float32))
         return out[0], out[1]
 
     def sample(
@@ -411,7 +235,7 @@ class PhantomSource:
     ) -> Sample:
         case = self.lesion_case(index, epoch, train)
         fine, coarse = case.fine, case.coarse
-        rng = self._rngs(index, epoch, train)[1]
+        rng = self.sampler.rngs(index, epoch, train)[1]
         loc, ctx = self.raw_patches(case.scene, aug, j, rng, field=case.field, metal=case.metal)
         raw_l, raw_c = torch.from_numpy(loc)[None], torch.from_numpy(ctx)[None]
         drop = None
@@ -773,63 +597,3 @@ def _init_worker(src: PhantomSource, out: Path) -> None:
 def _shard_job(args) -> dict:
     k, idx, train = args
     return _WORKER["src"]._write_shard(_WORKER["out"], k, idx, train)
-
-
-# ------------------------------------------------------------------------------------------
-# placing lesions without a label volume
-
-
-def _distractors(
-    scene: Scene, field: SubjectField | None, target, rng: np.random.Generator, profile: Profile
-) -> list:
-    """One or two other lesions 15-80 mm from the target, inside the body."""
-    m = scene.model
-    out = []
-    k = int(rng.integers(1, 3))
-    c = np.asarray(target.center_mm)
-    for _ in range(4 * k):
-        if len(out) >= k:
-            break
-        d = rng.standard_normal(3)
-        d /= np.linalg.norm(d)
-        p = c + d * (target.bound_radius + rng.uniform(15.0, 80.0))
-        s = int(labels_at(scene, field, p[None])[0])
-        if s == 0 or s == m.outside:
-            continue
-        r = float(np.exp(rng.uniform(math.log(2.0), math.log(15.0))))
-        if overlaps(p, r * 1.3, [target, *out]):
-            continue
-        les = make_lesion(
-            rng,
-            len(out) + 2,
-            p,
-            2 * r,
-            profile.lesions,
-            m.tissues[s],
-            float(scene.looks.suv[s]),
-            target=m.curies[s],
-            allow_deform=False,
-        )
-        out.append(les)
-    return out
-
-
-def _acceptable(scene: Scene, field: SubjectField | None, les, n: int = 9) -> list[int]:
-    """Label indices acceptable for a lesion: the label at its centroid, then the others that
-    cover ≥ 25 % of it (on an n³ grid over its bounding box)."""
-    lo, hi = les.bbox()
-    axes = [np.linspace(lo[a], hi[a], n) for a in range(3)]
-    g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    inside = les.inside(g)
-    pts = g[inside] if inside.any() else np.asarray(les.center_mm, float)[None]
-    centroid = pts.mean(0)
-    labs = labels_at(scene, field, np.vstack([centroid[None], pts]))
-    primary, labs = int(labs[0]), labs[1:]
-    cnt = np.bincount(labs, minlength=scene.model.n + 1)
-    frac = cnt / max(len(labs), 1)
-    alts = [
-        int(i)
-        for i in np.argsort(-frac, kind="stable")
-        if frac[i] >= ALT_FRACTION and i != primary and i > 0
-    ]
-    return [primary, *alts] if primary > 0 else alts

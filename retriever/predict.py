@@ -972,7 +972,7 @@ def predict_case(
     ``views``: the PET projections to keep for the MIP picture (``()``: none);
     ``progress(done, total)`` counts the lesions whose patches are cut; ``reference``: the
     blood-pool and liver SUVs the sentences grade uptake against (:mod:`.uptake`)."""
-    from anatloc.phantom import mip
+    from anatloc.imaging import mip
 
     from .report import sentence
 
@@ -1181,7 +1181,7 @@ def json_data(results: Sequence[CaseResult]) -> dict[str, Any]:
 
 def mip_lesions(result: CaseResult) -> list:
     """The lesions of a case as :class:`anatloc.phantom.mip.MipLesion` s."""
-    from anatloc.phantom.mip import MipLesion
+    from anatloc.imaging.mip import MipLesion
 
     out = []
     for les in result.lesions:
@@ -1210,7 +1210,7 @@ def render_case_mip(
     """The case's coronal and sagittal PET MIPs with every lesion outlined, numbered and
     labelled with its predicted location (PNG bytes and size; written when ``out``); the
     title names the case, the subtitle the date, anatloc's version and ``model``."""
-    from anatloc.phantom.mip import render_mips
+    from anatloc.imaging.mip import render_mips
 
     views = [result.views[v] for v in ("coronal", "sagittal") if v in result.views]
     if not views:

@@ -9,7 +9,14 @@ import pytest
 from scipy import ndimage
 
 from anatloc.phantom.cases import make_case
-from anatloc.phantom.patches import blurred_sphere, patch_affine, patch_points, render_patch
+from anatloc.phantom.lesions import Lesion
+from anatloc.phantom.patches import (
+    blurred_sphere,
+    patch_affine,
+    patch_points,
+    render_patch,
+    rotation_of,
+)
 from anatloc.phantom.profiles import get_profile
 from anatloc.phantom.render import patch_pet_sigma_mm
 
@@ -133,3 +140,25 @@ def test_field_patches_approximate_exact_ones(case):
             case.scene, centre, 8, 12.0, target=row["lesion_id"], field=field, supersample=6
         )
         assert c["mask_soft"].sum() > 0 and c["pet"].max() > 0
+
+
+def _euler_by_hand(rx, ry, rz) -> np.ndarray:
+    """R = Rz @ Ry @ Rx from extrinsic angles in degrees, written out (the atlas's rule)."""
+    cx, sx = np.cos(np.radians(rx)), np.sin(np.radians(rx))
+    cy, sy = np.cos(np.radians(ry)), np.sin(np.radians(ry))
+    cz, sz = np.cos(np.radians(rz)), np.sin(np.radians(rz))
+    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rzm @ rym @ rxm
+
+
+def test_euler_angles_give_the_hand_written_rotation():
+    # patches and lesions turn by scipy's Rotation; it must be the matrix they used to build
+    angles = np.random.default_rng(4).uniform(-180, 180, (200, 3))
+    for a in [*angles, (0, 0, 10), (90, 0, 0), (0, 0, 0)]:
+        want = _euler_by_hand(*a)
+        assert np.allclose(rotation_of(tuple(a)), want, rtol=0, atol=1e-12)
+        les = Lesion(1, (0.0, 0.0, 0.0), (4.0, 5.0, 6.0), tuple(float(v) for v in a), "ellipsoid")
+        assert np.allclose(les.rot, want, rtol=0, atol=1e-12)
+    assert np.array_equal(rotation_of(None), np.eye(3))

@@ -93,8 +93,9 @@ def test_cache_roundtrip(src, toy_ont, tmp_path):
 
 
 def test_the_retriever_finds_the_source(toy_ont):
-    s = PhantomSource("external", toy_ont, CFG, seed=1)
-    s.field_spacing = 6.0
+    # the sampler's settings are given when the source is made (setting them later on the
+    # source has no effect since they moved into anatloc.phantom.sampling.LesionSampler)
+    s = PhantomSource("external", toy_ont, CFG, seed=1, field_spacing=6.0)
     assert isinstance(s, PhantomSource) and s.profile.name == "external"
     x = next(s.samples(epoch=0, train=True))
     assert np.isfinite(x.local.numpy()).all()

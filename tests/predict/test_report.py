@@ -1,4 +1,4 @@
-"""Report words (``anatloc.retriever.report``) and the MIP picture (``anatloc.phantom.mip``)."""
+"""Report words (``anatloc.retriever.report``) and the MIP picture (``anatloc.imaging.mip``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anatloc.phantom import mip
+from anatloc.imaging import mip
 from anatloc.retriever import predict
 from anatloc.retriever.infer import Prediction
 from anatloc.retriever.predict import CaseInput, LesionFacts, predict_case, render_case_mip

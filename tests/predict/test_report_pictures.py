@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anatloc.phantom import mip
+from anatloc.imaging import mip
 from anatloc.retriever.predict import CaseInput, predict_case, render_case_mip
 from anatloc.retriever.report import ReportCase, html_text, provenance, write_report
 
