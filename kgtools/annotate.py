@@ -454,7 +454,7 @@ class Annotator:
         *,
         encoder: Encoder | None = None,
         threshold: float = 0.55,
-        bank: tuple[list[str], Any] | None = None,
+        bank: tuple[list[str], Any] | Callable[[], tuple[list[str], Any]] | None = None,
     ):
         self.ont = ont
         self.encoder = encoder
@@ -499,6 +499,13 @@ class Annotator:
             self._add_name(t, t.label, "label")
             for s in (*t.synonyms, *getattr(t, "report_synonyms", ())):
                 self._add_name(t, s, "synonym")
+        for adj, label in ADJECTIVES.items():
+            t = self._label(label)
+            if t is not None:
+                if t.laterality in ("left", "right"):
+                    self._add(adj, _Entry(t.curie, t.laterality, "pattern"))
+                else:
+                    self._add(adj, _Entry(t.curie, None, "pattern"))
         # shortened names, only where no real name has the key: a name without its final
         # "muscle", "tissue", "soft tissue" or "fat" ("right masseter muscle" -> "right masseter")
         derived: dict[str, list[_Entry]] = {}
@@ -506,6 +513,8 @@ class Annotator:
             for tail in (("soft", "tissue"), ("muscle",), ("tissue",), ("fat",)):
                 if len(toks) > len(tail) and tuple(toks[-len(tail) :]) == tail:
                     short = toks[: -len(tail)]
+                    if short[-1] in ADJECTIVES:
+                        break  # "left gluteal" names the buttock, not its muscles
                     variants = [(short, None)]
                     if t.laterality in ("left", "right"):
                         base = [w for w in short if SIDE_WORDS.get(w) != t.laterality]
@@ -520,13 +529,6 @@ class Annotator:
                     break
         for k, lst in derived.items():
             self._dict.setdefault(k, lst)
-        for adj, label in ADJECTIVES.items():
-            t = self._label(label)
-            if t is not None:
-                if t.laterality in ("left", "right"):
-                    self._add(adj, _Entry(t.curie, t.laterality, "pattern"))
-                else:
-                    self._add(adj, _Entry(t.curie, None, "pattern"))
         self._vocab.update(ADJECTIVES)
         self._vocab -= {
             "left",
@@ -1082,6 +1084,13 @@ class Annotator:
         ]
 
     def _bank_matrix(self):
+        if callable(self._bank):
+            import numpy as np
+
+            curies, emb = self._bank()
+            emb = np.asarray(emb, dtype=np.float32)
+            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
+            self._bank = (list(curies), emb)
         if self._bank is None:
             import numpy as np
 
