@@ -118,7 +118,13 @@ class Term:
         d = dataclasses.asdict(self)
         d["relations"] = {k: list(v) for k, v in sorted(self.relations.items()) if v}
         d["facts"] = dict(sorted(self.facts.items()))
-        for key in ("exact_synonyms", "related_synonyms", "xrefs", "paraphrases", "report_synonyms"):
+        for key in (
+            "exact_synonyms",
+            "related_synonyms",
+            "xrefs",
+            "paraphrases",
+            "report_synonyms",
+        ):
             d[key] = list(d[key])
         d["extra"] = [list(x) for x in self.extra]
         d["code_matches"] = [list(x) for x in self.code_matches]
