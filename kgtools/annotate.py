@@ -826,7 +826,7 @@ class Annotator:
             ):
                 return None
             return self._targets([f"Liver S{n}" for n in nums], k, "pattern", 0.95)
-        m = re.fullmatch(r"s([1-8])([ab])?", toks[j][0])
+        m = _LIVER_S_RE.fullmatch(toks[j][0])
         if m and (j > i or {"liver", "hepatic"} & self._sentence_words(toks, clause, i)):
             if j == i and {"lobe", "lung", "pulmonary", "sacral", "sacrum"} & self._sentence_words(
                 toks, clause, i
@@ -854,7 +854,7 @@ class Annotator:
             if w.startswith("level") and not all(c[-1] in "rlap" for c in codes):
                 return None
         else:
-            if not re.fullmatch(r"(1[0-4]|[1-9])[rl]|3[ap]", w):
+            if not _BARE_STATION_RE.fullmatch(w):
                 return None
             codes, k = _station_codes(toks, i)
         labels = [self._stations[c] for c in codes if c in self._stations]
@@ -890,7 +890,7 @@ class Annotator:
         """Ribs: "right 7th rib", "seventh right rib", "rib 7", "left 5th and 6th ribs",
         "R7"/"L7" before "rib", a bare "R7"; the side comes from the phrase or the clause."""
         w = toks[i][0]
-        m = re.fullmatch(r"([rl])(1[0-2]|[1-9])", w)
+        m = _RIB_CODE_RE.fullmatch(w)
         if m and (m.group(1) == "r" or (i + 1 < len(toks) and toks[i + 1][0] == "rib")):
             end = i + 1 + (i + 1 < len(toks) and toks[i + 1][0] == "rib")
             side = "left" if m.group(1) == "l" else "right"
@@ -959,7 +959,7 @@ class Annotator:
         if v is None or v not in self._vert_index:
             return None
         nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
-        if v[0] == "T" and (re.fullmatch(r"n\d.*|m\d.*|weighted", nxt) or nxt == "weighted"):
+        if v[0] == "T" and (_TNM_RE.fullmatch(nxt) or nxt == "weighted"):
             return None
         names = [v]
         k = i + 1
@@ -1158,6 +1158,14 @@ def _same_sentence(text: str, a: Mention, b: Mention) -> bool:
     return not re.search(r"[.;\n]", text[lo:hi])
 
 
+_LIVER_S_RE = re.compile(r"s([1-8])([ab])?")
+_BARE_STATION_RE = re.compile(r"(1[0-4]|[1-9])[rl]|3[ap]")
+_RIB_CODE_RE = re.compile(r"([rl])(1[0-2]|[1-9])")
+_TNM_RE = re.compile(r"n\d.*|m\d.*|weighted")
+_AB_RE = re.compile(r"[iv]+[ab]|\d[ab]")
+_ORD_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
+_STATION_RE = re.compile(r"(1[0-4]|[1-9])[rlap]?")
+_VERT_RE = re.compile(r"([ctld])(\d{1,2})")
 _SPINE = {"cervical": "C", "thoracic": "T", "dorsal": "T", "lumbar": "L"}
 
 
@@ -1286,7 +1294,7 @@ def _numbers(
 
 
 def _number(w: str, roman: bool, ordinal: bool, suffix_ab: bool) -> int | None:
-    if suffix_ab and re.fullmatch(r"[iv]+[ab]|\d[ab]", w):
+    if suffix_ab and _AB_RE.fullmatch(w):
         w = w[:-1]
     if w.isdigit() and len(w) <= 2:
         return int(w)
@@ -1295,7 +1303,7 @@ def _number(w: str, roman: bool, ordinal: bool, suffix_ab: bool) -> int | None:
     if ordinal:
         if w in ORDINALS:
             return ORDINALS[w]
-        m = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", w)
+        m = _ORD_RE.fullmatch(w)
         if m:
             return int(m.group(1))
     return None
@@ -1305,13 +1313,13 @@ def _station_codes(toks, k: int) -> tuple[list[str], int]:
     out = []
     while k < len(toks):
         w = toks[k][0]
-        if re.fullmatch(r"(1[0-4]|[1-9])[rlap]?", w):
+        if _STATION_RE.fullmatch(w):
             out.append(w)
             k += 1
             if (
                 k + 1 < len(toks)
                 and toks[k][0] in ("and", "or")
-                and re.fullmatch(r"(1[0-4]|[1-9])[rlap]?", toks[k + 1][0])
+                and _STATION_RE.fullmatch(toks[k + 1][0])
             ):
                 k += 1
             continue
@@ -1409,7 +1417,7 @@ def _segment_at(toks, k: int):
 
 
 def _vert_name(w: str) -> str | None:
-    m = re.fullmatch(r"([ctld])(\d{1,2})", w)
+    m = _VERT_RE.fullmatch(w)
     if not m:
         return None
     letter = {"d": "T"}.get(m.group(1), m.group(1).upper())
