@@ -65,7 +65,7 @@ def _encoder_and_bank(ont):
     enc = SentenceEncoder()
 
     def bank():
-        b = TextBank.build(ont, enc, levels=("fine",))
+        b = TextBank.build(ont, enc)  # the same cached bank as predict and train
         return b["fine"].curies, b["fine"].pooled("mean")
 
     return enc, bank

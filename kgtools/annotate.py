@@ -1047,8 +1047,11 @@ class Annotator:
                 and (k == j or "," not in text[toks[k - 1][2] : toks[k][1]])
             ):
                 k += 1
-            if k > j and any(toks[x][0] in self._vocab for x in range(j, k)):
-                out.append((j, k, None, "unresolved", 0.0))
+            end = k
+            while end > j and toks[end - 1][0] in ("of", "the", "a", "an"):
+                end -= 1
+            if end > j and any(toks[x][0] in self._vocab for x in range(j, end)):
+                out.append((j, end, None, "unresolved", 0.0))
             i = max(k, i + 1)
         return out
 

@@ -138,14 +138,18 @@ def test_the_embedding_fallback_uses_the_encoder_and_its_threshold(shipped):
 
 
 @pytest.mark.slow
-def test_the_real_encoder_resolves_a_paraphrase(shipped, tmp_path, monkeypatch):
+def test_the_real_encoder_and_the_threshold(shipped, tmp_path, monkeypatch):
+    """The CLI's wiring: the retriever's sentence encoder and cached text bank, offline; the
+    threshold decides between an embedding match and an unresolved mention."""
     monkeypatch.setenv("ANATLOC_CACHE_DIR", str(tmp_path))
     from anatloc.cli.annotate_cmd import _encoder_and_bank
 
     enc, bank = _encoder_and_bank(shipped)
-    a = Annotator(shipped, encoder=enc, bank=bank, threshold=0.3)
-    ms = a.annotate("uptake in the flexor digitorum profundus of the forearm")
-    assert ms and all(m.method in ("embedding", "unresolved", "label", "synonym") for m in ms)
+    text = "uptake in the flexor digitorum profundus"
+    (m,) = Annotator(shipped, encoder=enc, bank=bank, threshold=-1.0).annotate(text)
+    assert m.method == "embedding" and m.curie == m.candidates[0] and -1 <= m.confidence <= 1
+    (u,) = Annotator(shipped, encoder=enc, bank=bank, threshold=0.99).annotate(text)
+    assert u.curie is None and u.candidates == m.candidates
 
 
 def test_bad_input_is_a_data_error(ann):
