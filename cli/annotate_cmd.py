@@ -137,7 +137,7 @@ def annotate(
     threshold: Annotated[
         float,
         typer.Option("--threshold", min=-1.0, max=1.0, help="Least cosine for an embedding match."),
-    ] = 0.55,
+    ] = 0.6,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ontology: OntologyOpt = None,
 ) -> None:

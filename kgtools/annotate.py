@@ -453,7 +453,7 @@ class Annotator:
         ont,
         *,
         encoder: Encoder | None = None,
-        threshold: float = 0.55,
+        threshold: float = 0.6,
         bank: tuple[list[str], Any] | Callable[[], tuple[list[str], Any]] | None = None,
     ):
         self.ont = ont
@@ -530,6 +530,7 @@ class Annotator:
         for k, lst in derived.items():
             self._dict.setdefault(k, lst)
         self._vocab.update(ADJECTIVES)
+        self._vocab -= _GENERIC
         self._vocab -= {
             "left",
             "right",
@@ -1027,7 +1028,12 @@ class Annotator:
 
     # -- fallback ---------------------------------------------------------------------
     def _leftovers(self, text, toks, covered, clause):
-        """Locative phrases with anatomical words that no name matched (module docstring)."""
+        """Locative phrases with anatomical words that no name matched (module docstring).
+
+        A phrase right before a matched mention (directly, or across "of/at/in the") modifies
+        it ("upper pole of the right kidney", "thoracic spine at T5", "proximal left
+        humerus") and is not a mention of its own; words that only say where within a part
+        (``_GENERIC``) do not make a phrase anatomical."""
         out = []
         i = 0
         while i < len(toks):
@@ -1050,7 +1056,11 @@ class Annotator:
             end = k
             while end > j and toks[end - 1][0] in ("of", "the", "a", "an"):
                 end -= 1
-            if end > j and any(toks[x][0] in self._vocab for x in range(j, end)):
+            nxt = end
+            while nxt < len(toks) and toks[nxt][0] in ("of", "at", "in", "on", "the", "a", "an"):
+                nxt += 1
+            modifier = nxt < len(toks) and covered[nxt] and clause[nxt] == clause[i]
+            if end > j and not modifier and any(toks[x][0] in self._vocab for x in range(j, end)):
                 out.append((j, end, None, "unresolved", 0.0))
             i = max(k, i + 1)
         return out
@@ -1147,6 +1157,35 @@ _STOP = {
     "up",
     "mm",
     "cm",
+}
+#: words that say where within a part, or what tissue, but name no part
+_GENERIC = {
+    "upper",
+    "lower",
+    "proximal",
+    "distal",
+    "posterior",
+    "anterior",
+    "superior",
+    "inferior",
+    "medial",
+    "lateral",
+    "wall",
+    "shaft",
+    "pole",
+    "body",
+    "fat",
+    "subcutaneous",
+    "tissue",
+    "muscle",
+    "bone",
+    "joint",
+    "region",
+    "space",
+    "side",
+    "segment",
+    "lobe",
+    "process",
 }
 #: qualifier words -> the label template of the finer term they name
 _QUALIFIERS = (
