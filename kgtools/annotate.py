@@ -101,7 +101,8 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
 
 
 def key_of(name: str) -> str:
-    return " ".join(t for t, _, _ in tokens(name))
+    """The dictionary key of a name: its normal words without "the"."""
+    return " ".join(t for t, _, _ in tokens(name) if t != "the")
 
 
 # -- words with a role --------------------------------------------------------------------
@@ -209,6 +210,12 @@ ADJECTIVES = {
     "aortocaval": "Retroperitoneum",
     "retrocrural": "Right crus of diaphragm",
     "subpectoral": "Right chest muscle",
+    "spine": "Axial skeleton",
+    "spinal": "Axial skeleton",
+    "cervical spine": "Axial skeleton",
+    "thoracic spine": "Axial skeleton",
+    "dorsal spine": "Axial skeleton",
+    "lumbar spine": "Axial skeleton",
     "appendiceal": "Appendix",
     "mesorectal": "Rectum",
     "cecal": "Cecum",
@@ -476,7 +483,7 @@ class Annotator:
             lst.append(entry)
 
     def _add_name(self, t, name: str, method: str) -> None:
-        toks = [w for w, _, _ in tokens(name)]
+        toks = [w for w, _, _ in tokens(name) if w != "the"]
         self._names.append((t, toks, method))
         self._vocab.update(w for w in toks if len(w) > 3)
         self._add(name, _Entry(t.curie, None, method))
@@ -558,6 +565,7 @@ class Annotator:
         for sides in by_base.values():
             for c in sides.values():
                 self._mirror[c] = sides
+        self._region_words = {key_of(t.label) for t in ont.terms("region")}
         self._first: dict[str, int] = {}
         for k in self._dict:
             parts = k.split(" ")
@@ -736,6 +744,21 @@ class Annotator:
             return None
         return out, method, 0.9
 
+    @staticmethod
+    def _nodal_follows(toks, clause, k: int) -> bool:
+        """A nodal word at token k, or after a coordination ("external iliac and obturator
+        nodes", "hilar, subcarinal and paratracheal lymphadenopathy") in the same clause."""
+        if k >= len(toks):
+            return False
+        if toks[k][0] in NODAL_WORDS:
+            return True
+        for x in range(k, min(len(toks), k + 6)):
+            if clause[x] != clause[k - 1]:
+                return False
+            if toks[x][0] in NODAL_WORDS:
+                return any(toks[y][0] in ("and", "or") for y in range(k, x))
+        return False
+
     def _resolve_side(self, entries: list[_Entry], side: str):
         got = []
         for e in entries:
@@ -756,11 +779,11 @@ class Annotator:
         inner_side = None
         if first not in self._first:
             return None
-        n_max = min(self.MAX_N, len(toks) - i, self._first[first] + 1)
+        n_max = min(self.MAX_N, len(toks) - i, self._first[first] + 3)
         for n in range(n_max, 0, -1):
             if clause[i + n - 1] != clause[i]:
                 continue
-            words = [t for t, _, _ in toks[i : i + n]]
+            words = [t for t, _, _ in toks[i : i + n] if t != "the"]
             key = " ".join(words)
             entries = self._dict.get(key)
             inner_side = None
@@ -773,14 +796,15 @@ class Annotator:
                     inner_side = SIDE_WORDS[inner[0]]
             if not entries:
                 continue
-            nxt = toks[i + n][0] if i + n < len(toks) else ""
             plain = [e for e in entries if not e.nodal]
             if not plain:
-                if nxt not in NODAL_WORDS:
+                if not self._nodal_follows(toks, clause, i + n):
                     continue
                 plain = entries
             if n == 1 and len(key) <= 2 and not key[-1].isdigit():
                 continue  # a one- or two-letter word alone is never a location
+            if i + n < len(toks) and toks[i + n][0] == "of" and key in self._region_words:
+                continue  # "head of the pancreas", "neck of the femur": not the region
             if inner_side is not None:
                 res = self._resolve_side(plain, inner_side)
             else:
@@ -819,7 +843,7 @@ class Annotator:
         if w in ("hepatic", "liver", "couinaud") and i + 1 < len(toks):
             j = i + 1
         if toks[j][0] in ("segment", "seg", "segments"):
-            nums, k = _numbers(toks, j + 1, roman=True)
+            nums, k = _numbers(toks, j + 1, roman=True, suffix_ab=True)
             if not nums or not all(1 <= n <= 8 for n in nums):
                 return None
             if j == i and not (
@@ -1196,8 +1220,13 @@ _QUALIFIERS = (
 
 
 def _same_sentence(text: str, a: Mention, b: Mention) -> bool:
-    lo, hi = min(a.start, b.start), max(a.end, b.end)
-    return not re.search(r"[.;\n]", text[lo:hi])
+    """Whether two mentions are one place said twice: close together (at most three short
+    words between them), in one sentence, not coordinated ("and", "or", a comma)."""
+    lo, hi = (a, b) if a.start <= b.start else (b, a)
+    gap = text[lo.end : hi.start]
+    if re.search(r"[.;,\n]", gap) or re.search(r"\b(and|or|nor)\b", gap, re.I):
+        return False
+    return len(gap.split()) <= 3
 
 
 _LIVER_S_RE = re.compile(r"s([1-8])([ab])?")

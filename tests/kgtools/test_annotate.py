@@ -63,6 +63,15 @@ def labels(ann: Annotator, text: str, status: str | None = None) -> list[str]:
         ("subcutaneous nodule in the left upper arm", ["Left upper arm subcutaneous tissue"]),
         ("S8 hepatic lesion", ["Liver S8"]),
         ("mass in the right frontal lobe", ["Brain"]),  # a report synonym
+        ("focal uptake in the right lobe of the thyroid", ["Right lobe of thyroid"]),
+        ("segment 4b liver lesion", ["Liver S4"]),
+        ("right external iliac and obturator nodes", ["Near right iliac vessel"] * 2),
+        ("lesion in the head of the pancreas", ["Pancreas"]),
+        ("lytic lesions in the lumbar spine", ["Axial skeleton"]),
+        (
+            "left hilar, subcarinal and right paratracheal nodes",
+            ["Left pulmonary hilum", "Mediastinum 7", "Mediastinum"],
+        ),
     ],
 )
 def test_report_language(ann, text, want):
