@@ -817,6 +817,13 @@ class Annotator:
 
     # -- patterns ---------------------------------------------------------------------
     def _pattern(self, text, toks, i: int, clause):
+        w = toks[i][0]
+        if not (
+            w in _PATTERN_WORDS
+            or w[0].isdigit()
+            or (len(w) <= 4 and w[0] in "srlctd" and w[1:2].isdigit())
+        ):
+            return None  # no pattern starts with this word (a fast exit: most words)
         for fn in (
             self._pat_liver,
             self._pat_station,
@@ -1292,6 +1299,9 @@ def _match_at(toks, k: int, phrases) -> int:
     return 0
 
 
+_FIRSTS = set().union(_TERM, _PSEUDO, _PRE_NEG, _PRE_UNC, _POST_NEG, _POST_UNC)
+
+
 def _status(toks, clause, i: int, j: int) -> str:
     """affirmed, negated or uncertain: NegEx-style scopes within the mention's clause."""
     c = clause[i]
@@ -1304,6 +1314,9 @@ def _status(toks, clause, i: int, j: int) -> str:
     found = None
     k = start
     while k < i:  # pre-triggers: the last one before the mention whose scope reaches it
+        if toks[k][0] not in _FIRSTS:
+            k += 1
+            continue
         if _match_at(toks, k, _TERM):
             found = None
         p = _match_at(toks, k, _PSEUDO)
@@ -1325,6 +1338,9 @@ def _status(toks, clause, i: int, j: int) -> str:
         return found
     k = j
     while k < end:
+        if toks[k][0] not in _FIRSTS:
+            k += 1
+            continue
         if _match_at(toks, k, _TERM):
             break
         if _match_at(toks, k, _PSEUDO):
@@ -1516,3 +1532,11 @@ def fill_locations(ann: Annotator, report: str, n_rows: int) -> tuple[list[str |
     if problems:
         return [None] * n_rows, problems
     return list(curies), []
+
+
+#: the words a pattern may start with (besides numbers and codes such as "s7", "l3", "r7")
+_PATTERN_WORDS = {
+    "hepatic", "liver", "couinaud", "segment", "seg", "segments", "station", "stations",
+    "level", "levels", "zone", "rib", "lingula", "lingular",
+    *SIDE_WORDS, *BOTH_WORDS, *ORDINALS, *_LOBE_ABBR, *_SEG_WORDS,
+}  # fmt: skip
