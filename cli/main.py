@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from . import (
+    annotate_cmd,
     baseline_cmd,
     dicom_cmd,
     graph_cmd,
@@ -74,6 +75,7 @@ app.command("predict")(predict_cmd.predict)
 app.command("demo")(predict_cmd.demo)
 app.command("convert")(dicom_cmd.convert)
 app.add_typer(baseline_cmd.app, name="baseline")
+app.command("annotate")(annotate_cmd.annotate)
 
 
 def main() -> None:

@@ -83,6 +83,11 @@ class Term:
     #: left humerus", "adjacent to the T8 vertebra" (see ``ontology.phrases``).  Not covered by
     #: the content hash: it reaches only the report sentence, never the model.
     report_phrase: str = ""
+    #: the words radiologists' reports use for this location where the labels and synonyms
+    #: miss them ("left posterior triangle of the neck"): vocabulary of the report annotator
+    #: (``kgtools.annotate``), curated in tools/curation/report_synonyms.tsv.  Not synonyms
+    #: of the ontology (no unique-synonym invariant) and not covered by the content hash.
+    report_synonyms: tuple[str, ...] = ()
 
     @property
     def synonyms(self) -> tuple[str, ...]:
@@ -100,11 +105,12 @@ class Term:
         return [c for k, c in self.code_matches if kind is None or k == kind]
 
     def hash_dict(self) -> dict[str, Any]:
-        """What the content hash covers: :meth:`as_dict` without ``code_matches`` and
-        ``report_phrase`` (annotations that never reach the model)."""
+        """What the content hash covers: :meth:`as_dict` without ``code_matches``,
+        ``report_phrase`` and ``report_synonyms`` (annotations that never reach the model)."""
         d = self.as_dict()
         del d["code_matches"]
         del d["report_phrase"]
+        del d["report_synonyms"]
         return d
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,7 +118,13 @@ class Term:
         d = dataclasses.asdict(self)
         d["relations"] = {k: list(v) for k, v in sorted(self.relations.items()) if v}
         d["facts"] = dict(sorted(self.facts.items()))
-        for key in ("exact_synonyms", "related_synonyms", "xrefs", "paraphrases"):
+        for key in (
+            "exact_synonyms",
+            "related_synonyms",
+            "xrefs",
+            "paraphrases",
+            "report_synonyms",
+        ):
             d[key] = list(d[key])
         d["extra"] = [list(x) for x in self.extra]
         d["code_matches"] = [list(x) for x in self.code_matches]
@@ -133,6 +145,7 @@ def canonical_term(term: Term) -> Term:
         paraphrases=tuple(sorted(set(term.paraphrases))),
         extra=tuple(sorted(set(term.extra))),
         code_matches=tuple(sorted(set(term.code_matches))),
+        report_synonyms=tuple(sorted(set(term.report_synonyms), key=str.casefold)),
     )
 
 
@@ -345,8 +358,9 @@ class Ontology:
     def content_hash(self) -> str:
         """SHA-256 of the terms (not the header): changes with any change of any term.
 
-        Two fields are left out: the terms' ``code_matches`` (their SNOMED CT codes) and their
-        ``report_phrase`` (the words of the report sentence).  A trained
+        Three fields are left out: the terms' ``code_matches`` (their SNOMED CT codes), their
+        ``report_phrase`` (the words of the report sentence) and their ``report_synonyms``
+        (the report annotator's extra vocabulary).  A trained
         model records this hash and refuses an ontology with another one, because what it
         learned — the locations, their order, words, descriptions and geometry — would differ.
         The codes and phrases reach no part of training or retrieval (only the DICOM SR and the
@@ -421,6 +435,7 @@ class Ontology:
             "related_synonyms": list(t.related_synonyms),
             "preferred_synonym": t.preferred_synonym,
             "report_phrase": t.report_phrase,
+            "report_synonyms": list(t.report_synonyms),
             "xrefs": list(t.xrefs),
             "code_matches": [{"kind": k, "code": c} for k, c in t.code_matches],
             "landmark": t.landmark,

@@ -114,6 +114,7 @@ def term_triples(t: Term) -> list[Triple]:
         out.append((s, iri(vocab.PREFERRED_SYNONYM), lit(t.preferred_synonym)))
     if t.report_phrase:
         out.append((s, iri(vocab.REPORT_PHRASE), lit(t.report_phrase)))
+    out += [(s, iri(vocab.REPORT_SYNONYM), lit(x)) for x in t.report_synonyms]
     out += [(s, iri(vocab.EXACT_MATCH), iri(vocab.expand(x))) for x in t.xrefs]
     out += [(s, iri(vocab.CODE_MATCH_KINDS[k]), iri(vocab.expand(c))) for k, c in t.code_matches]
     out.append((s, iri(vocab.LATERALITY), lit(t.laterality)))
@@ -170,6 +171,12 @@ ANNOTATION_PROPERTIES = {
         "Where a report sentence puts a lesion at this location, with its preposition and "
         "article: 'in the left humerus', 'adjacent to the T8 vertebra'. Generated, then "
         "reviewed and editable (see ontology/phrases.py); not covered by the content hash.",
+    ),
+    vocab.REPORT_SYNONYM: (
+        "report synonym",
+        "Words radiologists' reports use for this location where its labels and synonyms "
+        "miss them; vocabulary of 'anatloc annotate' (curated in "
+        "tools/curation/report_synonyms.tsv); not covered by the content hash.",
     ),
     vocab.LANDMARK: ("landmark", "True for locations used as landmarks in descriptions."),
     vocab.ATLAS_GEOMETRY: (
@@ -413,6 +420,8 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
                 f["preferred_synonym"] = _text(o)
             elif pv == vocab.REPORT_PHRASE:
                 f["report_phrase"] = _text(o)
+            elif pv == vocab.REPORT_SYNONYM:
+                f.setdefault("report_synonyms", []).append(_text(o))
             elif (
                 pv in (vocab.EXACT_MATCH, vocab.BROAD_MATCH)
                 and is_iri(o)
@@ -464,6 +473,7 @@ def from_triples(triples: Iterable[Triple], source: str = "<input>") -> Ontology
             "code_matches",
         ):
             f[key] = tuple(f[key])
+        f["report_synonyms"] = tuple(f.get("report_synonyms", ()))
         terms.append(Term(**f))
 
     # everything else that is not our header, schema or a restriction we consumed: keep it
@@ -493,6 +503,7 @@ _PRED_ORDER = [
     vocab.DEFINITION,
     vocab.PREFERRED_SYNONYM,
     vocab.REPORT_PHRASE,
+    vocab.REPORT_SYNONYM,
     vocab.EXACT_SYNONYM,
     vocab.RELATED_SYNONYM,
     vocab.EXACT_MATCH,

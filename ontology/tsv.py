@@ -42,6 +42,7 @@ COLUMNS = (
     "description_generator",
     "code_matches",
     "report_phrase",
+    "report_synonyms",
 )
 MAGIC = "# anatloc ontology TSV v1"
 _HEADER_FIELDS = (
@@ -135,6 +136,7 @@ def write_tsv(ont: Ontology) -> str:
             "description_generator": _esc(t.description_generator),
             "code_matches": _join(f"{k}:{c}" for k, c in t.code_matches),
             "report_phrase": _esc(t.report_phrase),
+            "report_synonyms": _join(t.report_synonyms),
         }
         lines.append("\t".join(row[c] for c in COLUMNS))
     for t in ont:  # extra triples of terms, after the table so the table stays rectangular
@@ -271,6 +273,7 @@ def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
                 extra=tuple(term_extra.get(curie, ())),
                 code_matches=_code_matches(r.get("code_matches", ""), source, n),
                 report_phrase=_unesc(r.get("report_phrase", "")),
+                report_synonyms=tuple(_split(r.get("report_synonyms", ""))),
             )
         )
     known = {t.curie for t in terms}
