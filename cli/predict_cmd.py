@@ -1,6 +1,7 @@
 """``anatloc predict`` and ``anatloc demo``: the main job for users.
 
-Thin: they parse, call ``anatloc.retriever.predict`` / ``anatloc.retriever.demo`` and print.
+Thin: they parse, call ``anatloc.retriever.predict`` (and its stages: ``inputs``, ``outputs``)
+/ ``anatloc.retriever.demo`` and print.
 Data goes to stdout (``--json``, or a table), the CSV to ``--out``; progress, warnings and
 timing go to stderr.  torch and nibabel are imported inside the commands.
 """
@@ -54,7 +55,7 @@ def _check_writable(path: Path, what: str) -> None:
 
 def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom):
     from anatloc.ontology.errors import UsageError
-    from anatloc.retriever.predict import CaseInput, cases_from_table
+    from anatloc.retriever.inputs import CaseInput, cases_from_table
 
     if table is not None:
         if any(v is not None for v in (pet, ct, lesions, boxes, case_id)):
@@ -296,7 +297,7 @@ def predict(
     """Name the location of every lesion of a PET/CT in report words, with the lesion's
     SUVmax, SUVmean, volume, diameter and a report sentence."""
     from anatloc.ontology.errors import UsageError
-    from anatloc.retriever.predict import model_path
+    from anatloc.retriever.checkpoint import model_path
 
     if out is not None:
         _check_writable(out, "--out")
@@ -319,12 +320,8 @@ def predict(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from anatloc.retriever.predict import (
-        csv_text,
-        json_data,
-        predict_case,
-        render_case_mip,
-    )
+    from anatloc.retriever.outputs import csv_text, json_data, render_case_mip
+    from anatloc.retriever.predict import predict_case
 
     t0 = time.perf_counter()
     loc = load_localizer(
