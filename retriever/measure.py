@@ -1,7 +1,7 @@
 """Prediction's measurements: what a report says about a lesion besides its location.
 
 Every figure is measured in world space on the PET (RAS mm, from the images' affines), for a
-mask lesion (:class:`.inputs.MaskLesion`, :func:`mask_facts`) or a box (:func:`box_facts`):
+mask lesion (:class:`.masks.MaskLesion`, :func:`mask_facts`) or a box (:func:`box_facts`):
 
 ``suv_max`` / ``suv_mean``  over the PET voxels whose centre lies in the lesion (the mask
                             resampled onto the PET grid by nearest neighbour; a box's
@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from nibabel.affines import apply_affine
 
-from .inputs import MaskLesion
+from .masks import MaskLesion
 from .nifti import Volume
 
 

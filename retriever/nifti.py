@@ -334,6 +334,30 @@ def read_data(img, path: Path, kind: str, key=None, scaled: bool = True) -> np.n
     return out
 
 
+def read_block(
+    img, slices: tuple[slice, slice, slice], path: Path, kind: str, dtype=None
+) -> np.ndarray:
+    """``img.dataobj[slices]`` (scaled as the header says), in slabs along the last axis
+    when ``dtype`` asks for a conversion, so that the stored and the converted copy of a
+    large image are never both in memory."""
+
+    def read(sl):
+        return read_data(img, path, kind, (*sl, 0) if len(img.shape) == 4 else sl)
+
+    if dtype is None:
+        return read(slices)
+    shape = tuple(s.stop - s.start for s in slices)
+    out = np.empty(shape, dtype=dtype, order="F")
+    plane = max(1, shape[0] * shape[1])
+    step = max(1, 16_000_000 // plane)  # about 16 M voxels per slab
+    z = slices[2]
+    for k0 in range(z.start, z.stop, step):
+        k1 = min(z.stop, k0 + step)
+        with np.errstate(all="ignore"):  # beyond float32: inf, refused by make_volume
+            out[:, :, k0 - z.start : k1 - z.start] = read((slices[0], slices[1], slice(k0, k1)))
+    return out
+
+
 def check_gzip_stream(path: Path, kind: str) -> None:
     """A ``.nii.gz`` whose gzip stream is damaged (its CRC or length does not match) is a
     :class:`DataError`.  nibabel reads only the bytes the header announces and never reaches

@@ -12,6 +12,8 @@ This module is the orchestration only; each stage has its own module:
 =================  ==========================================================================
 :mod:`.inputs`     the case (:class:`CaseInput`: PET, CT, a mask, boxes or a lesion table's
                    rows; NIfTI or DICOM), its images and its lesions, read and checked
+:mod:`.masks`      a mask's lesions (instance ids or connected components; a SEG, an
+                   RTSTRUCT), each kept as its bounding box
 :mod:`.measure`    the lesion facts: SUVmax/mean, volume, axial diameters, 3D extent
 (here)             the patches and the network, batched (:func:`localize`), then the facts,
                    the sentence and the picture's outlines of each lesion (:func:`predict_case`)
@@ -41,14 +43,13 @@ from .inputs import (
     CaseInput,
     CaseLesions,
     LoadedImages,
-    MaskLesion,
     case_id_for,
     cases_from_table,
     read_ct,
     read_images,
     read_lesions,
-    read_mask,
 )
+from .masks import MaskLesion, read_mask
 from .measure import LesionFacts, axial_diameters, box_facts, feret_diameter, mask_facts
 from .nifti import Volume
 from .outputs import (
