@@ -12,6 +12,7 @@ This module is the orchestration only; each stage has its own module:
 =================  ==========================================================================
 :mod:`.inputs`     the case (:class:`CaseInput`: PET, CT, a mask, boxes or a lesion table's
                    rows; NIfTI or DICOM), its images and its lesions, read and checked
+:mod:`.table`      the lesion rows of a lesion table or a boxes file (one reader)
 :mod:`.masks`      a mask's lesions (instance ids or connected components; a SEG, an
                    RTSTRUCT), each kept as its bounding box
 :mod:`.measure`    the lesion facts: SUVmax/mean, volume, axial diameters, 3D extent
