@@ -52,7 +52,7 @@ from anatloc.retriever.infer import resolve_precision
 
 def read_lesions(files: dict, cfg) -> dict:
     """PET, the CT crop and the mask lesions, read as ``predict_case`` reads them."""
-    from anatloc.retriever import predict as P
+    from anatloc.retriever import inputs as P
 
     case = P.CaseInput.from_files(files["pet"], ct=files["ct"], lesions=files["mask"])
     t0 = time.perf_counter()

@@ -1,6 +1,7 @@
 """``anatloc predict`` and ``anatloc demo``: the main job for users.
 
-Thin: they parse, call ``anatloc.retriever.predict`` / ``anatloc.retriever.demo`` and print.
+Thin: they parse, call ``anatloc.retriever.predict`` (and its stages: ``inputs``, ``outputs``)
+/ ``anatloc.retriever.demo`` and print.
 Data goes to stdout (``--json``, or a table), the CSV to ``--out``; progress, warnings and
 timing go to stderr.  torch and nibabel are imported inside the commands.
 """
@@ -54,7 +55,7 @@ def _check_writable(path: Path, what: str) -> None:
 
 def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom):
     from anatloc.ontology.errors import UsageError
-    from anatloc.retriever.predict import CaseInput, cases_from_table
+    from anatloc.retriever.inputs import CaseInput, cases_from_table
 
     if table is not None:
         if any(v is not None for v in (pet, ct, lesions, boxes, case_id)):
@@ -312,17 +313,10 @@ def predict(
 ) -> None:
     """Name the location of every lesion of a PET/CT in report words, with the lesion's
     SUVmax, SUVmean, volume, diameter and a report sentence."""
-    from anatloc.ontology.errors import UsageError
-    from anatloc.retriever.predict import model_path
-
-    if out is not None:
-        _check_writable(out, "--out")
-    if sr is not None:
-        if table is not None:
-            raise UsageError("--sr writes the report of one case; give --pet, not --table")
-        _check_writable(sr, "--sr")
+    from anatloc.retriever.checkpoint import model_path
     from anatloc.retriever.uptake import given_reference
 
+    _check_outputs(out, sr, table is not None)
     reference = given_reference(blood_pool, liver)
     ont = load(ctx, ontology)
     dicom = dicom_options(pet_series, ct_series, weight, dose, injection_time, roi)
@@ -337,14 +331,7 @@ def predict(
     )
     path = model_path(model)
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from anatloc.retriever.predict import (
-        csv_text,
-        json_data,
-        predict_case,
-        render_case_mip,
-    )
+    from anatloc.retriever.outputs import csv_text, json_data
 
     t0 = time.perf_counter()
     loc = load_localizer(
@@ -355,6 +342,76 @@ def predict(
         allow_ontology_change=allow_ontology_change,
         console=_stderr_console(),
     )
+    results, pngs = _predict_all(
+        loc,
+        cases,
+        batch_size=batch_size,
+        top_k=top_k,
+        abstain_threshold=abstain_threshold,
+        views=("coronal", "sagittal") if mip is not None else (),
+        targets=targets,
+        vmax=vmax,
+        model_name=path.name,
+        reference=reference,
+    )
+    seconds = time.perf_counter() - t0
+
+    from anatloc.ontology.fileio import atomic_write
+
+    sr_data = None
+    if sr is not None and plan is not None:  # made before anything is written
+        from anatloc.retriever.sr import sr_bytes
+
+        sr_data = sr_bytes(plan, results[0], ont, model_name=path.name)
+    if out is not None:
+        atomic_write(out, csv_text(results))
+    _write_pictures(pngs)
+    _say_done(results, seconds, path.name, [out] if out is not None else [], list(pngs))
+    if sr is not None and sr_data is not None:
+        atomic_write(sr, sr_data)
+        typer.echo(f"wrote {sr}", err=True)
+    if as_json:
+        print_json(json_data(results))
+    elif out is None:
+        _print_predictions(results)
+
+
+def _check_outputs(out: Path | None, sr: Path | None, many: bool) -> None:
+    """``--out`` and ``--sr`` can be written (before anything is read)."""
+    from anatloc.ontology.errors import UsageError
+
+    if out is not None:
+        _check_writable(out, "--out")
+    if sr is not None:
+        if many:
+            raise UsageError("--sr writes the report of one case; give --pet, not --table")
+        _check_writable(sr, "--sr")
+
+
+def _write_pictures(pngs: dict[Path, bytes]) -> None:
+    """The MIP pictures, each written atomically; their folder made when it is new."""
+    from anatloc.ontology.fileio import atomic_write
+
+    if pngs:
+        folder = next(iter(pngs)).parent
+        if not folder.exists():
+            folder.mkdir()
+        for p, data in pngs.items():
+            atomic_write(p, data)
+
+
+def _predict_all(
+    loc, cases, *, batch_size, top_k, abstain_threshold, views, targets, vmax, model_name, reference
+) -> tuple[list, dict[Path, bytes]]:
+    """Every case predicted under a progress bar (a single case's lesions, or the cases),
+    each case's warnings printed and its MIP picture made (``targets``: where each goes) as
+    soon as it is predicted, so that its PET projections are freed; ``reference``: the
+    blood-pool and liver SUVs the sentences grade uptake against."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from anatloc.retriever.outputs import render_case_mip
+    from anatloc.retriever.predict import predict_case
+
     results = []
     pngs: dict[Path, bytes] = {}
     many = len(cases) > 1
@@ -384,36 +441,25 @@ def predict(
                 batch_size=batch_size,
                 top_k=top_k,
                 abstain_threshold=abstain_threshold,
-                views=("coronal", "sagittal") if mip is not None else (),
+                views=views,
                 progress=lesion_progress,
                 reference=reference,
             )
             for w in res.warnings:
                 bar.console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
             if targets:
-                png, _ = render_case_mip(res, None, vmax=vmax, model=path.name)
+                png, _ = render_case_mip(res, None, vmax=vmax, model=model_name)
                 pngs[targets[i]] = png
                 res.views = {}  # the picture is made: free the projections
             results.append(res)
             if many:
                 bar.update(task, completed=i + 1, count=f"{i + 1}/{len(cases)} cases")
-    seconds = time.perf_counter() - t0
+    return results, pngs
 
-    from anatloc.ontology.fileio import atomic_write
 
-    sr_data = None
-    if sr is not None and plan is not None:  # made before anything is written
-        from anatloc.retriever.sr import sr_bytes
-
-        sr_data = sr_bytes(plan, results[0], ont, model_name=path.name)
-    if out is not None:
-        atomic_write(out, csv_text(results))
-    if pngs:
-        folder = next(iter(pngs)).parent
-        if not folder.exists():
-            folder.mkdir()
-        for p, data in pngs.items():
-            atomic_write(p, data)
+def _say_done(results, seconds: float, model_name: str, written: list[Path], pngs) -> None:
+    """The summary on stderr: a PET-only warning, what was predicted, the files written."""
+    many = len(results) > 1
     n = sum(len(r.lesions) for r in results)
     inputs = "PET only" if all(r.pet_only for r in results) else "PET/CT"
     pet_only = [r.case_id for r in results if r.pet_only]
@@ -426,20 +472,11 @@ def predict(
         )
     typer.echo(
         f"predicted {n} lesion{'s' if n != 1 else ''} in {len(results)} case"
-        f"{'s' if len(results) != 1 else ''} ({inputs}) in {seconds:.1f} s with {path.name}",
+        f"{'s' if len(results) != 1 else ''} ({inputs}) in {seconds:.1f} s with {model_name}",
         err=True,
     )
-    if out is not None:
-        typer.echo(f"wrote {out}", err=True)
-    for p in pngs:
+    for p in [*written, *pngs]:
         typer.echo(f"wrote {p}", err=True)
-    if sr is not None and sr_data is not None:
-        atomic_write(sr, sr_data)
-        typer.echo(f"wrote {sr}", err=True)
-    if as_json:
-        print_json(json_data(results))
-    elif out is None:
-        _print_predictions(results)
 
 
 def _print_predictions(results, truth: dict[str, tuple[str, bool]] | None = None) -> None:

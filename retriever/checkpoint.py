@@ -22,7 +22,9 @@ Contents (a ``torch.save`` dict of tensors and plain values, read back with
 ================== ========================================================================
 
 :func:`load_checkpoint` against a different ontology says which terms were added, removed,
-renamed or moved, and refuses unless ``allow_ontology_change=True``.
+renamed or moved, and refuses unless ``allow_ontology_change=True``.  The shipped model is
+``retriever/models/default.pt`` (:func:`shipped_model_path`); :func:`model_path` is the one
+place that says what a command without ``--model`` uses.
 """
 
 from __future__ import annotations
@@ -129,6 +131,26 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"to {FORMAT_VERSION}); upgrade anatloc"
         )
     return ck
+
+
+def shipped_model_path() -> Path:
+    """The checkpoint shipped with anatloc (``retriever/models/default.pt``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("anatloc.retriever") / "models" / "default.pt"))
+
+
+def model_path(model: str | os.PathLike | None) -> Path:
+    """``model``, or the shipped model — with a clear error when none is shipped."""
+    if model is not None:
+        return Path(model)
+    path = shipped_model_path()
+    if not path.is_file():
+        raise DataError(
+            "no default model is shipped: train one with 'anatloc train --phantom internal "
+            "--out model.pt' (or on your lesion table with --data) and pass --model model.pt"
+        )
+    return path
 
 
 def ontology_diff(ck: dict[str, Any], ont) -> OntologyDiff:

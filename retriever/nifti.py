@@ -8,7 +8,9 @@ Nothing is resampled here.  Patches are cut later by mapping world points throug
 inverse affine (:mod:`.patches`), so images on different grids (a 4 mm PET and a 1 mm CT)
 and any voxel orientation (RAS, LPS, oblique) are handled by the same code; reorienting the
 array to RAS first would only cost a copy.  The array is kept in the memory order nibabel
-gives (Fortran order), which is exactly what the sampler needs without a copy.
+gives (Fortran order), which is exactly what the sampler needs without a copy.  Points are
+mapped with ``nibabel.affines.apply_affine`` (numpy arrays; the sampler's torch tensors keep
+their own products, whose rounding differs from numpy's).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from nibabel.affines import apply_affine
 
 from anatloc.ontology.errors import DataError
 
@@ -66,11 +69,10 @@ class Volume:
 
     def world_to_voxel(self, points: np.ndarray) -> np.ndarray:
         """(…, 3) world mm → (…, 3) continuous voxel indices."""
-        inv = self.inverse
-        return points @ inv[:3, :3].T + inv[:3, 3]
+        return apply_affine(self.inverse, points)
 
     def voxel_to_world(self, ijk: np.ndarray) -> np.ndarray:
-        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+        return apply_affine(self.affine, ijk)
 
     def name(self) -> str:
         return str(self.path) if self.path is not None else "<array>"
@@ -91,7 +93,7 @@ class Grid:
         """(lo, hi) world mm (RAS) of the grid's field of view: its voxels' outer corners."""
         ext = [(-0.5, n - 0.5) for n in self.shape]
         corners = np.array([[i, j, k] for i in ext[0] for j in ext[1] for k in ext[2]])
-        world = corners @ self.affine[:3, :3].T + self.affine[:3, 3]
+        world = apply_affine(self.affine, corners)
         return world.min(axis=0), world.max(axis=0)
 
     def overlaps(self, other: Grid) -> bool:
@@ -101,8 +103,7 @@ class Grid:
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """(N,) bool: the world points (N, 3) that lie in the field of view."""
-        inv = np.linalg.inv(self.affine)
-        v = points @ inv[:3, :3].T + inv[:3, 3]
+        v = apply_affine(np.linalg.inv(self.affine), points)
         n = np.array(self.shape, dtype=np.float64)
         return np.all((v >= -0.5 - 1e-6) & (v <= n - 0.5 + 1e-6), axis=1)
 
@@ -330,6 +331,30 @@ def read_data(img, path: Path, kind: str, key=None, scaled: bool = True) -> np.n
         raise damaged_error(kind, path, _short(exc)) from None
     if np.iscomplexobj(out) or out.dtype.fields is not None:
         raise DataError(f"{kind} image {path}: complex values; expected real intensities")
+    return out
+
+
+def read_block(
+    img, slices: tuple[slice, slice, slice], path: Path, kind: str, dtype=None
+) -> np.ndarray:
+    """``img.dataobj[slices]`` (scaled as the header says), in slabs along the last axis
+    when ``dtype`` asks for a conversion, so that the stored and the converted copy of a
+    large image are never both in memory."""
+
+    def read(sl):
+        return read_data(img, path, kind, (*sl, 0) if len(img.shape) == 4 else sl)
+
+    if dtype is None:
+        return read(slices)
+    shape = tuple(s.stop - s.start for s in slices)
+    out = np.empty(shape, dtype=dtype, order="F")
+    plane = max(1, shape[0] * shape[1])
+    step = max(1, 16_000_000 // plane)  # about 16 M voxels per slab
+    z = slices[2]
+    for k0 in range(z.start, z.stop, step):
+        k1 = min(z.stop, k0 + step)
+        with np.errstate(all="ignore"):  # beyond float32: inf, refused by make_volume
+            out[:, :, k0 - z.start : k1 - z.start] = read((slices[0], slices[1], slice(k0, k1)))
     return out
 
 

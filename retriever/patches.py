@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from nibabel.affines import apply_affine
 
 from .config import DataConfig, ScaleConfig
 from .nifti import Volume
@@ -367,7 +368,7 @@ def _separable_one(
     """One lesion of :func:`separable_patches`: (size, size, size), and the weight of the
     image inside it (a scalar 1.0 when the whole patch is inside or ``seen`` is off)."""
     Ws, los = [], []
-    v0 = inv[:3, :3] @ c + inv[:3, 3]  # the centre's voxel, exactly
+    v0 = apply_affine(inv, c)  # the centre's voxel, exactly
     for a in range(3):
         v = v0[a] + inv[a, a] * o
         W, lo = _axis_weights(v, size, k, dims[a], mode)

@@ -204,9 +204,9 @@ def test_ct_crop_gives_the_same_patches(case_dir):
     import torch
 
     from anatloc.retriever.config import DataConfig, ScaleConfig
+    from anatloc.retriever.inputs import _load_ct_crop
     from anatloc.retriever.nifti import load_volume
     from anatloc.retriever.patches import CaseImages, Targets, cut_raw
-    from anatloc.retriever.predict import _load_ct_crop
 
     cfg = DataConfig(local=ScaleConfig(12, 3.0), context=ScaleConfig(10, 12.0))
     full = load_volume(case_dir / "ct.nii.gz", "ct")
@@ -352,6 +352,22 @@ def test_boxes_file_errors(tmp_path):
         read_boxes(boxes("center_x,center_y,center_z,size_x,size_y,size_z\n"), "c", pet)
     with pytest.raises(DataError, match="does not exist"):
         read_boxes(tmp_path / "nope.csv", "c", pet)
+
+
+def test_boxes_file_is_read_as_a_lesion_table_is(tmp_path):
+    """One reader of lesion rows: a boxes file named ``*.TSV`` is tab-separated (as a table
+    is), and quoting is checked strictly in both, the message naming the line at fault."""
+    pet = tmp_path / "pet.nii.gz"
+    p = tmp_path / "B.TSV"
+    p.write_text(
+        "center_x\tcenter_y\tcenter_z\tsize_x\tsize_y\tsize_z\tnote\n1\t2\t3\t4\t5\t6\ta,b\n"
+    )
+    (rec,) = read_boxes(p, "c", pet)
+    assert rec.center == (1.0, 2.0, 3.0) and rec.row["note"] == "a,b"
+    p = tmp_path / "b.csv"
+    p.write_text('center_x,center_y,center_z,size_x,size_y,size_z\n1,2,3,4,5,"6"x\n')
+    with pytest.raises(DataError, match=r"b.csv line 2: malformed CSV"):
+        read_boxes(p, "c", pet)
 
 
 def test_inputs(tmp_path, case_dir):

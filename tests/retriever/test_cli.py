@@ -268,9 +268,9 @@ def test_train_on_one_case_trains_without_validation_and_says_so(tmp_path, fake_
 def test_resume_default_starts_from_the_shipped_model_from_any_folder(
     synth_table, tiny_model, fake_text_cache, tmp_path, monkeypatch
 ):
-    import anatloc.retriever.predict as predict_mod
+    import anatloc.retriever.checkpoint as checkpoint_mod
 
-    monkeypatch.setattr(predict_mod, "shipped_model_path", lambda: tiny_model)
+    monkeypatch.setattr(checkpoint_mod, "shipped_model_path", lambda: tiny_model)
     monkeypatch.chdir(tmp_path)  # outside the repository: no retriever/models/ here
     r = run(
         "train", "--data", synth_table, "--resume", "default", "--out", "mine.pt",
@@ -280,7 +280,7 @@ def test_resume_default_starts_from_the_shipped_model_from_any_folder(
     assert f"resumed from {tiny_model} at epoch 0 (weights only)" in r.stderr
     assert read_checkpoint(tmp_path / "mine.pt")["preset"]["data"]["local"]["size"] == 16
     missing = tmp_path / "none.pt"
-    monkeypatch.setattr(predict_mod, "shipped_model_path", lambda: missing)
+    monkeypatch.setattr(checkpoint_mod, "shipped_model_path", lambda: missing)
     r = run("train", "--data", synth_table, "--resume", "default", "--out", "m2.pt")
     assert r.exit_code == 3 and "no default model is shipped" in r.stderr
 
