@@ -21,10 +21,10 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from . import vocab
 from .errors import AmbiguousTermError, InvariantError, UnknownTermError, UsageError
@@ -446,11 +446,17 @@ class Ontology:
         return Ontology(list(self), dataclasses.replace(self.meta), self.source, self.foreign)
 
     # -- saving -----------------------------------------------------------------------
+    #: The file writer behind :meth:`save`, ``(ontology, path, format) -> path``: io installs
+    #: :func:`anatloc.ontology.io.save_ontology` here when it is imported, and the package's
+    #: ``__init__`` imports io, so it is set before any ontology exists.  The model knows no
+    #: file format and does not import io (which imports the model).
+    writer: ClassVar[Callable[[Ontology, str | Path | None, str | None], Path] | None] = None
+
     def save(self, path: str | Path | None = None, format: str | None = None) -> Path:
         """Write atomically in ``format`` (by default Turtle, or as the suffix says)."""
-        from .io import save_ontology
-
-        return save_ontology(self, path if path is not None else self.source, format)
+        if Ontology.writer is None:
+            raise UsageError("no ontology writer: import anatloc.ontology (it installs io's)")
+        return Ontology.writer(self, path if path is not None else self.source, format)
 
     # -- edits --------------------------------------------------------------------------
     def _next_curie(self) -> str:
