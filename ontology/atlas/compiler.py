@@ -10,8 +10,8 @@ The check returns every problem as a message instead of raising at the first, so
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -143,75 +143,27 @@ def rewrite_refs(spec: dict, mapping: Mapping[str, str]) -> dict:
     return rec(spec)
 
 
+class _Names(NamedTuple):
+    """What a spec may name: the locations, and the frame's aux shapes, partitions, groups."""
+
+    specs: Mapping[str, Mapping]
+    aux: Mapping[str, Any]
+    parts: Mapping[str, Any]
+    groups: Mapping[str, Any]
+
+
 def validate_specs(frame: Mapping, specs: Mapping[str, Mapping]) -> list[str]:
     """Schema errors of a frame + specs: unknown shape or operator, missing or malformed field,
     unknown reference / aux / partition / cell / group, reference cycle, aux that references a
     location.  Returns human-readable messages; an empty list means the atlas compiles."""
-    errs: list[str] = []
     aux = frame.get("aux", {}) or {}
     parts = frame.get("partitions", {}) or {}
-    groups = frame.get("groups", {}) or {}
-
-    def check_shape(where: str, shape, allow_refs: bool):
-        try:
-            _compile(shape, [])
-        except SpecError as e:
-            errs.append(f"{where}: {e}")
-            return
-        r, a, pt = collect_refs(shape)
-        for k in sorted(r):
-            if not allow_refs:
-                errs.append(f"{where}: frame shapes may not reference locations ({k!r})")
-            elif k not in specs:
-                errs.append(f"{where}: unknown reference {k!r}")
-        for k in sorted(a):
-            if k not in aux:
-                errs.append(f"{where}: unknown aux shape {k!r}")
-        for k in sorted(pt):
-            if k not in parts:
-                errs.append(f"{where}: unknown partition {k!r}")
-
-        def rec(x):
-            if isinstance(x, dict):
-                if (
-                    x.get("op") == "cell"
-                    and x.get("partition") in parts
-                    and str(x.get("cell")) not in (parts[x["partition"]].get("seeds") or {})
-                ):
-                    errs.append(
-                        f"{where}: unknown cell {x.get('cell')!r} of partition {x['partition']!r}"
-                    )
-                for v in x.values():
-                    rec(v)
-            elif isinstance(x, list):
-                for v in x:
-                    rec(v)
-
-        rec(shape)
-
+    names = _Names(specs, aux, parts, frame.get("groups", {}) or {})
+    errs: list[str] = []
     for name, a in aux.items():
-        if not isinstance(a, dict) or "shape" not in a:
-            errs.append(f"aux {name!r}: needs a 'shape'")
-            continue
-        check_shape(f"aux {name!r}", a["shape"], False)
-        if a.get("group") and a["group"] not in groups:
-            errs.append(f"aux {name!r}: unknown group {a['group']!r}")
+        errs += _aux_errors(name, a, names)
     for name, pdef in parts.items():
-        if not isinstance(pdef, dict) or "container" not in pdef or not pdef.get("seeds"):
-            errs.append(f"partition {name!r}: needs 'container' and 'seeds'")
-            continue
-        check_shape(f"partition {name!r}", pdef["container"], False)
-        for cell, pts in pdef["seeds"].items():
-            arr = np.asarray(pts, dtype=object)
-            try:
-                arr = np.asarray(pts, float)
-            except (TypeError, ValueError):
-                arr = np.zeros((0,))
-            if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
-                errs.append(f"partition {name!r}: seeds of {cell!r} must be a list of [x, y, z]")
-        if pdef.get("group") and pdef["group"] not in groups:
-            errs.append(f"partition {name!r}: unknown group {pdef['group']!r}")
-    # aux -> aux cycles
+        errs += _partition_errors(name, pdef, names)
     aux_deps = {
         n: collect_refs(a.get("shape", {}))[1] for n, a in aux.items() if isinstance(a, dict)
     }
@@ -219,27 +171,89 @@ def validate_specs(frame: Mapping, specs: Mapping[str, Mapping]) -> list[str]:
         if isinstance(p, dict):
             aux_deps[f"partition:{n}"] = collect_refs(p.get("container", {}))[1]
     errs += [f"aux cycle: {' -> '.join(c)}" for c in _cycles(aux_deps)]
-
     for key, spec in specs.items():
-        where = f"location {key!r}"
-        if not isinstance(spec, dict):
-            errs.append(f"{where}: spec must be an object")
-            continue
-        if "shape" not in spec:
-            errs.append(f"{where}: missing field 'shape'")
-            continue
-        if "priority" not in spec or not isinstance(spec["priority"], (int, float)):
-            errs.append(f"{where}: missing or non-numeric 'priority'")
-        if spec.get("sex") not in (None, "male", "female"):
-            errs.append(f"{where}: sex must be 'male' or 'female'")
-        if spec.get("variant") not in (None, "l6"):
-            errs.append(f"{where}: unknown variant {spec.get('variant')!r}")
-        if spec.get("group") and spec["group"] not in groups:
-            errs.append(f"{where}: unknown group {spec['group']!r}")
-        check_shape(where, spec["shape"], True)
+        errs += _location_errors(key, spec, names)
     deps = {k: collect_refs(s.get("shape", {}))[0] for k, s in specs.items() if isinstance(s, dict)}
     errs += [f"reference cycle: {' -> '.join(c)}" for c in _cycles(deps)]
     return errs
+
+
+def _shape_errors(where: str, shape: Any, allow_refs: bool, names: _Names) -> list[str]:
+    try:
+        _compile(shape, [])
+    except SpecError as e:
+        return [f"{where}: {e}"]
+    errs = []
+    r, a, pt = collect_refs(shape)
+    for k in sorted(r):
+        if not allow_refs:
+            errs.append(f"{where}: frame shapes may not reference locations ({k!r})")
+        elif k not in names.specs:
+            errs.append(f"{where}: unknown reference {k!r}")
+    errs += [f"{where}: unknown aux shape {k!r}" for k in sorted(a) if k not in names.aux]
+    errs += [f"{where}: unknown partition {k!r}" for k in sorted(pt) if k not in names.parts]
+    errs += [f"{where}: {e}" for e in _cell_errors(shape, names.parts)]
+    return errs
+
+
+def _cell_errors(x: Any, parts: Mapping[str, Any]) -> Iterator[str]:
+    """Cells of known partitions that the partition does not seed, in document order."""
+    if isinstance(x, dict):
+        part = x.get("partition")
+        if (
+            x.get("op") == "cell"
+            and part in parts
+            and str(x.get("cell")) not in (parts[part].get("seeds") or {})
+        ):
+            yield f"unknown cell {x.get('cell')!r} of partition {part!r}"
+        for v in x.values():
+            yield from _cell_errors(v, parts)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _cell_errors(v, parts)
+
+
+def _aux_errors(name: str, a: Any, names: _Names) -> list[str]:
+    if not isinstance(a, dict) or "shape" not in a:
+        return [f"aux {name!r}: needs a 'shape'"]
+    errs = _shape_errors(f"aux {name!r}", a["shape"], False, names)
+    if a.get("group") and a["group"] not in names.groups:
+        errs.append(f"aux {name!r}: unknown group {a['group']!r}")
+    return errs
+
+
+def _partition_errors(name: str, pdef: Any, names: _Names) -> list[str]:
+    if not isinstance(pdef, dict) or "container" not in pdef or not pdef.get("seeds"):
+        return [f"partition {name!r}: needs 'container' and 'seeds'"]
+    errs = _shape_errors(f"partition {name!r}", pdef["container"], False, names)
+    for cell, pts in pdef["seeds"].items():
+        try:
+            arr = np.asarray(pts, float)
+        except (TypeError, ValueError):
+            arr = np.zeros((0,))
+        if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
+            errs.append(f"partition {name!r}: seeds of {cell!r} must be a list of [x, y, z]")
+    if pdef.get("group") and pdef["group"] not in names.groups:
+        errs.append(f"partition {name!r}: unknown group {pdef['group']!r}")
+    return errs
+
+
+def _location_errors(key: str, spec: Any, names: _Names) -> list[str]:
+    where = f"location {key!r}"
+    if not isinstance(spec, dict):
+        return [f"{where}: spec must be an object"]
+    if "shape" not in spec:
+        return [f"{where}: missing field 'shape'"]
+    errs = []
+    if "priority" not in spec or not isinstance(spec["priority"], (int, float)):
+        errs.append(f"{where}: missing or non-numeric 'priority'")
+    if spec.get("sex") not in (None, "male", "female"):
+        errs.append(f"{where}: sex must be 'male' or 'female'")
+    if spec.get("variant") not in (None, "l6"):
+        errs.append(f"{where}: unknown variant {spec.get('variant')!r}")
+    if spec.get("group") and spec["group"] not in names.groups:
+        errs.append(f"{where}: unknown group {spec['group']!r}")
+    return errs + _shape_errors(where, spec["shape"], True, names)
 
 
 def _cycles(deps: Mapping[str, Iterable[str]]) -> list[list[str]]:
