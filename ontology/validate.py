@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from . import vocab
-from .model import Ontology, norm, side_word
+from .model import Ontology, label_side, norm
 
 SEVERITIES = ("INFO", "WARN", "ERROR")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -215,12 +215,13 @@ def _empty_group(ont):
 @check(
     "laterality-label",
     "ERROR",
-    "A term whose label says Left or Right has a different laterality.",
+    "A term whose label names a side (Left or Right, Rib L7, Mediastinum 4R) has a different "
+    "laterality.",
     "Fix the laterality in the file, or the label.",
 )
 def _laterality_label(ont):
     for t in ont:
-        side = side_word(t.label)
+        side, _twin = label_side(t.label)
         if side and t.laterality != side:
             yield t.curie, f"{t.label!r} says {side} but its laterality is {t.laterality!r}"
         if t.laterality not in vocab.LATERALITIES:

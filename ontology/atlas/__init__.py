@@ -12,7 +12,9 @@ adult male 1750 mm tall lying with the arms at his sides; the origin is the mids
 (y = 0).  A :class:`Subject` (height, girth, sex, arm pose, per-group jitter, table transform)
 maps world (scanner) millimetres into that frame.  See ``docs/atlas.md`` for the full language.
 
-Only numpy (and scipy for the derived facts and rotations) is used; nothing heavy is imported.
+numpy does the work; scipy (rotations, derived facts) and ``nibabel.affines`` (affine maps
+of point sets) are imported inside the functions that use them, so importing the atlas
+stays cheap.
 
 The package is split by stage; every public name is re-exported here, so
 ``from anatloc.ontology.atlas import X`` is the one import path for users:

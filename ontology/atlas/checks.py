@@ -9,12 +9,13 @@ Each check takes ``(atlas, meta, data)`` and returns rows ``(key, check, severit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..model import label_side
 from .facts import CheckData
 
 if TYPE_CHECKING:
@@ -97,29 +98,47 @@ def check_region_extent(atlas: Atlas, meta: Mapping, data: CheckData | None = No
     return rows
 
 
-def _twin_label(label: str, labels: set[str]) -> str | None:
-    m = re.fullmatch(r"Rib ([LR])(\d+)", label)
-    if m:
-        t = f"Rib {'R' if m.group(1) == 'L' else 'L'}{m.group(2)}"
-        return t if t in labels else None
-    sw = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
-    t = re.sub(r"\b(left|right|Left|Right)\b", lambda mm: sw[mm.group(1)], label)
-    return t if t != label and t in labels else None
+def twin_pairs(meta: Mapping[str, Mapping]) -> list[tuple[str, str]]:
+    """(left key, right key) of every left/right twin among the keys of ``meta``.
 
-
-def twin_pairs(labels: Iterable[str]) -> list[tuple[str, str]]:
-    """(left label, right label) of every left/right twin among ``labels``."""
-    labels = set(labels)
+    Where ``meta`` comes from an ontology (:func:`anatloc.ontology.geometry.meta_for`), the
+    pairs are its terms' ``contralateral_to``, ordered by their ``laterality``.  A plain table
+    of labels (no entry carries ``contralateral_to``) pairs each label with the twin that
+    :func:`anatloc.ontology.model.label_side` names, when that label is in the table too.
+    """
+    if any("contralateral_to" in m for m in meta.values()):
+        pairs = set()
+        for k, m in meta.items():
+            for t in m.get("contralateral_to") or ():
+                if t in meta and t != k:
+                    left_first = m.get("laterality") == "left" or (
+                        meta[t].get("laterality") != "left" and k < t
+                    )
+                    pairs.add((k, t) if left_first else (t, k))
+        return sorted(pairs)
+    by_label = {m.get("label", k): k for k, m in meta.items()}
     out = []
-    for lab in sorted(labels):
-        t = _twin_label(lab, labels)
-        if t and (re.search(r"\b[Ll]eft\b", lab) or re.fullmatch(r"Rib L\d+", lab)):
-            out.append((lab, t))
+    for lab, k in sorted(by_label.items()):
+        side, twin = label_side(lab)
+        if side == "left" and twin in by_label:
+            out.append((k, by_label[twin]))
     return out
 
 
+#: Twins that are not mirror images by definition, besides the frame's
+#: ``checks.mirror.asymmetric``: the IASLC lymph node stations whose right/left border is the
+#: left edge of the trachea, not the midline.  They became mirror-checked when the twins were
+#: read from the ontology (the label rule never paired the stations).  They are kept here, not
+#: in the frame, because the frame is part of the ontology's content hash and changing it would
+#: orphan every trained model; move them into the frame at the next retraining.
+_ASYMMETRIC_BY_DEFINITION = {
+    "Mediastinum 2L": "the 2R/2L border is the left edge of the trachea, not the midline (IASLC)",
+    "Mediastinum 4L": "4R/4L meet at the left edge of the trachea; 4L lies below the aortic arch",
+}
+
+
 def check_mirror_twins(atlas: Atlas, meta: Mapping, data: CheckData | None = None) -> list[tuple]:
-    """Left/right twins ("Left X"/"Right X", "Rib Ln"/"Rib Rn") must mirror across x = 0: the
+    """Left/right twins (the ontology's contralateral_to pairs) must mirror across x = 0: the
     IoU of one with the mirror image of the other >= ``checks.mirror.iou_min`` (ERROR) and the
     mirrored centroids within ``centroid_tol_mm`` (ERROR).  Pairs whose left label is listed
     in ``checks.mirror.asymmetric`` (with the anatomical reason) need only lie on opposite
@@ -128,11 +147,11 @@ def check_mirror_twins(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     cfg = (atlas.frame.get("checks") or {}).get("mirror") or {}
     iou_min = float(cfg.get("iou_min", 0.8))
     tol = float(cfg.get("centroid_tol_mm", 8.0))
-    asym = cfg.get("asymmetric") or {}
-    by_label = _by_label(atlas, meta)
+    asym = {**_ASYMMETRIC_BY_DEFINITION, **(cfg.get("asymmetric") or {})}
+    fine = _fine(atlas, meta)
     rows = []
-    for a, b in twin_pairs(by_label):
-        ka, kb = by_label[a], by_label[b]
+    for ka, kb in twin_pairs({k: meta[k] for k in fine}):
+        a, b = fine[ka], fine[kb]
         fa, fb = data.facts.get(ka) or {}, data.facts.get(kb) or {}
         if not fa.get("centroid") or not fb.get("centroid"):
             continue
@@ -287,6 +306,7 @@ def check_outside_body(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     inside: voxels more than half a voxel outside the skin are an ERROR above 1 % of the
     location's voxels and a WARN below.  Only voxels within 3 voxels of the air are tested
     (anything poking out of the skin is there)."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     data = _data(atlas, data)
@@ -305,7 +325,7 @@ def check_outside_body(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
         rim = (lab == io) & ndimage.binary_dilation(~air, iterations=1)
         idx = np.argwhere(rim)
         if len(idx):
-            pts = idx @ data.aff[:3, :3].T + data.aff[:3, 3]
+            pts = apply_affine(data.aff, idx)
             bad = int(np.count_nonzero(atlas.aux_sdf(skin, pts, data.male) < 0))
             if bad:
                 rows.append(
@@ -318,7 +338,7 @@ def check_outside_body(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
                 )
     idx = np.argwhere(near)
     if len(idx):
-        pts = idx @ data.aff[:3, :3].T + data.aff[:3, 3]
+        pts = apply_affine(data.aff, idx)
         d = atlas.aux_sdf(skin, pts, data.male)
         lv = lab[tuple(idx.T)]
         out = d > half
@@ -350,6 +370,7 @@ def check_body_closure(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     to background is an ERROR; background enclosed by the body (holes: voxels inside the skin
     that no location claims) is a WARN above ``checks.max_holes`` (fraction of the body
     voxels, default 0.002) and an INFO row otherwise."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     data = _data(atlas, data)
@@ -400,7 +421,7 @@ def check_body_closure(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     holes = 0
     idx = np.argwhere(enclosed)
     if len(idx):
-        pts = idx @ data.aff[:3, :3].T + data.aff[:3, 3]
+        pts = apply_affine(data.aff, idx)
         holes = int(np.count_nonzero(atlas.aux_sdf(skin, pts, data.male) < 0))
     total = int(np.count_nonzero(body))
     frac = holes / max(total, 1)

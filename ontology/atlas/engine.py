@@ -107,16 +107,20 @@ class Atlas:
         self, points_mm: np.ndarray, subject: Subject | None = None
     ) -> np.ndarray:
         """Map world points into the reference body frame (before group transforms)."""
+        from nibabel.affines import apply_affine, from_matvec
+
         p = self._prep(subject)
         pts = np.asarray(points_mm, float).reshape(-1, 3)
-        return pts @ p.world_to_body_a.T + p.world_to_body_b
+        return apply_affine(from_matvec(p.world_to_body_a, p.world_to_body_b), pts)
 
     def reference_to_world(
         self, points_mm: np.ndarray, subject: Subject | None = None
     ) -> np.ndarray:
+        from nibabel.affines import apply_affine, from_matvec
+
         p = self._prep(subject)
         pts = np.asarray(points_mm, float).reshape(-1, 3)
-        return pts @ p.body_to_world_a.T + p.body_to_world_b
+        return apply_affine(from_matvec(p.body_to_world_a, p.body_to_world_b), pts)
 
     # -- queries ----------------------------------------------------------------------------
     def present(self, key: str, subject: Subject | None = None) -> bool:
@@ -478,6 +482,8 @@ class Atlas:
     ) -> np.ndarray:
         """Label volume (int16 if it fits, else int32) of a voxel grid whose voxel centres are
         ``affine @ [i, j, k, 1]``.  Equal to ``labels_at(voxel_points(shape, affine))``."""
+        from nibabel.affines import apply_affine
+
         prep = self._prep(subject)
         aff = np.asarray(affine, float)
         shape = tuple(int(s) for s in shape)
@@ -538,9 +544,8 @@ class Atlas:
         ii, jj = ii.ravel(), jj.ravel()
         for k0 in range(0, shape[2], nk):
             k1 = min(k0 + nk, shape[2])
-            corners = (
-                _box_corners([0, 0, k0], [shape[0] - 1, shape[1] - 1, k1 - 1]) @ aff[:3, :3].T
-                + aff[:3, 3]
+            corners = apply_affine(
+                aff, _box_corners([0, 0, k0], [shape[0] - 1, shape[1] - 1, k1 - 1])
             )
             if np.any(corners.max(0) < lo_all - 1) or np.any(corners.min(0) > hi_all + 1):
                 continue

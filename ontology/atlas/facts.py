@@ -35,6 +35,7 @@ def atlas_facts(
     meets the spine) and ``touches`` (sorted keys of the locations sharing a voxel face).
     ``labels``/``grid`` reuse an existing label map.  Deterministic; absent or empty
     locations get ``voxels = 0`` and ``None`` geometry."""
+    from nibabel.affines import apply_affine
     from scipy import ndimage
 
     if grid is None:
@@ -73,7 +74,7 @@ def atlas_facts(
             continue
         sub = lab[sl] == i + 1
         idx = np.argwhere(sub).astype(float) + np.array([q.start for q in sl], float)
-        pts = idx @ aff[:3, :3].T + aff[:3, 3]
+        pts = apply_affine(aff, idx)
         post = pts[:, 1] <= pts[:, 1].min() + 8.0
         facts[key] = {
             "voxels": len(pts),

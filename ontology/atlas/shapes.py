@@ -39,34 +39,26 @@ SWITCH_ON = ("sex", "arms", "l6")
 
 
 def _rotmat(angles_deg: Sequence[float] | None) -> np.ndarray:
-    """Rotation matrix R = Rz @ Ry @ Rx for extrinsic angles ``[rx, ry, rz]`` in degrees."""
+    """Rotation matrix ``Rz @ Ry @ Rx`` for extrinsic angles ``[rx, ry, rz]`` in degrees
+    (scipy's ``"xyz"`` convention)."""
+    from scipy.spatial.transform import Rotation
+
     if not angles_deg:
         return np.eye(3)
-    rx, ry, rz = (math.radians(float(a)) for a in angles_deg)
-    cx, sx, cy, sy, cz, sz = (
-        math.cos(rx),
-        math.sin(rx),
-        math.cos(ry),
-        math.sin(ry),
-        math.cos(rz),
-        math.sin(rz),
-    )
-    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rzm @ rym @ rxm
+    return Rotation.from_euler("xyz", [float(a) for a in angles_deg], degrees=True).as_matrix()
 
 
 def _axis_angle(axis: Sequence[float], deg: float) -> np.ndarray:
+    """Rotation matrix of ``deg`` degrees about ``axis`` (right-handed)."""
+    from scipy.spatial.transform import Rotation
+
     a = np.asarray(axis, float)
-    a = a / np.linalg.norm(a)
-    t = math.radians(deg)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * (k @ k)
+    return Rotation.from_rotvec(a / np.linalg.norm(a) * float(deg), degrees=True).as_matrix()
 
 
 def _apply_affine_xyz(a: np.ndarray, b: np.ndarray, x, y, z):
-    """Elementwise ``a @ p + b`` on float32 component arrays (deterministic, no BLAS)."""
+    """Elementwise ``a @ p + b`` on float32 component arrays (deterministic, no BLAS: unlike
+    ``nibabel.affines.apply_affine``, a point's result never depends on the others)."""
     a = np.asarray(a, F32)
     b = np.asarray(b, F32)
     ox = x * a[0, 0] + y * a[0, 1] + z * a[0, 2] + b[0]
@@ -90,6 +82,8 @@ def _box_corners(lo, hi) -> np.ndarray:
 
 def _xf_bbox(a: np.ndarray, b: np.ndarray, lo, hi):
     """Conservative bbox of the affine image ``a @ p + b`` of the box [lo, hi]."""
+    from nibabel.affines import apply_affine, from_matvec
+
     lo = np.asarray(lo, float)
     hi = np.asarray(hi, float)
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
@@ -100,13 +94,14 @@ def _xf_bbox(a: np.ndarray, b: np.ndarray, lo, hi):
             out_lo = np.diag(a) * lo + b
             out_hi = np.diag(a) * hi + b
         return out_lo, out_hi
-    c = _box_corners(lo, hi) @ a.T + b
+    c = apply_affine(from_matvec(a, b), _box_corners(lo, hi))
     return c.min(0), c.max(0)
 
 
 def _ijk_to_world(i, j, k, aff) -> np.ndarray:
-    """World points ``aff @ [i, j, k, 1]`` computed elementwise in a fixed order (no BLAS),
-    so that the same voxel always gets bit-identical coordinates."""
+    """World points ``aff @ [i, j, k, 1]`` computed elementwise in a fixed order (no BLAS,
+    hence not ``nibabel.affines.apply_affine``), so that the same voxel always gets
+    bit-identical coordinates."""
     out = np.empty((len(i), 3))
     for r in range(3):
         out[:, r] = ((i * aff[r, 0] + j * aff[r, 1]) + k * aff[r, 2]) + aff[r, 3]
