@@ -22,7 +22,8 @@ The package is split by stage; every public name is re-exported here, so
 =================  ==========================================================================
 module             holds
 =================  ==========================================================================
-``shapes``         constants, geometry helpers, :class:`SpecError`, the primitive shape nodes
+``geom``           float32 constants, rotations, affine maps, distance helpers (internal)
+``shapes``         the language's names, :class:`SpecError`, the primitive shape nodes
 ``operators``      the operator nodes (union, intersect, subtract, ..., ``ref``, ``aux``)
 ``compiler``       JSON spec -> nodes, reference helpers, :func:`validate_specs`
 ``subject``        :class:`Subject`: one body, world -> reference frame

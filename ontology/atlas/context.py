@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .compiler import _compile
-from .shapes import (
+from .geom import (
     CLAMP,
     F32,
-    SpecError,
     _apply_affine_xyz,
     _axis_angle,
     _empty_box,
@@ -27,6 +26,7 @@ from .shapes import (
     _rotmat,
     _xf_bbox,
 )
+from .shapes import SpecError
 
 if TYPE_CHECKING:
     from .engine import Atlas

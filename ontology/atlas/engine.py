@@ -15,7 +15,8 @@ import numpy as np
 
 from .compiler import _walk, validate_specs
 from .context import _AuxDef, _Ctx, _Loc, _PartDef, _Prepared, _Shared
-from .shapes import F32, SpecError, _box_corners, _ijk_to_world
+from .geom import F32, _box_corners, _ijk_to_world
+from .shapes import SpecError
 from .subject import Subject
 
 # --------------------------------------------------------------------------------------------

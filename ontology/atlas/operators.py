@@ -11,19 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .shapes import (
-    _INF,
-    CLAMP,
-    F32,
-    SWITCH_ON,
-    SpecError,
-    _cost,
-    _empty_box,
-    _ev_on,
-    _is_empty,
-    _Node,
-    _req,
-)
+from .geom import _INF, CLAMP, F32, _empty_box, _is_empty
+from .shapes import SWITCH_ON, SpecError, _cost, _ev_on, _Node, _req
 
 if TYPE_CHECKING:
     from .subject import Subject

@@ -629,7 +629,7 @@ def _rodrigues(axis, deg):
 
 
 def test_rotations_are_the_euler_and_axis_angle_matrices():
-    from anatloc.ontology.atlas.shapes import _axis_angle, _rotmat
+    from anatloc.ontology.atlas.geom import _axis_angle, _rotmat
 
     rng = np.random.default_rng(7)
     data = json.loads(ATLAS_JSON.read_text(encoding="utf-8"))
