@@ -365,6 +365,7 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the named checks; exit 1 when one at or above --fail-on fires."""
+    from anatloc.ontology import checks_atlas
     from anatloc.ontology import validate as v
     from anatloc.ontology.errors import EXIT_CHECK_FAILED, UsageError
 
@@ -379,7 +380,7 @@ def validate(
                 "problem": c.problem,
                 "fix": c.fix,
             }
-            for c in v.iter_docs()
+            for c in v.iter_docs([checks_atlas.CHECKS])
         ]
         if as_json:
             print_json(docs)
@@ -390,7 +391,7 @@ def validate(
         return
     ont = load(ctx, ontology)
     groups = None if atlas else [g for g in ("structure", "knowledge", "descriptions")]
-    issues = v.run_checks(ont, groups=groups)
+    issues = v.run_checks(ont, groups=groups, extra=[checks_atlas.CHECKS])
     reasoner = None
     if reason:
         from anatloc.ontology.reason import run_hermit

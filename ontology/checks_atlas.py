@@ -1,6 +1,9 @@
 """Validation checks of the atlas geometry and the generated descriptions.
 
-They register themselves in :data:`anatloc.ontology.validate.CHECKS` on import.
+They form their own check set, :data:`CHECKS`, which callers pass to
+:func:`anatloc.ontology.validate.run_checks` (``extra=[CHECKS]``) next to the structure and
+knowledge checks; ``anatloc ontology validate`` always does.  Kept apart because the atlas
+checks rasterize the body (seconds) and import the atlas engine.
 """
 
 from __future__ import annotations
@@ -9,9 +12,9 @@ import re
 from collections import defaultdict
 
 from .model import Ontology, norm
-from .validate import check
+from .validate import Check, check
 
-# Fix of each atlas check (the problem is the check function's docstring in atlas.py).
+# Fix of each atlas check (the problem is the check function's docstring in atlas/checks.py).
 _ATLAS_FIX = {
     "atlas-nonempty": "Give the location a shape that is not painted over by higher-priority ones (docs/atlas.md).",
     "atlas-region-extent": "Move the shape into its region's part of the body, or fix the region rule in the frame.",
@@ -27,6 +30,8 @@ _ATLAS_FIX = {
 #: the highest level an atlas check reports at, where it is not ERROR
 _ATLAS_LEVEL = {"atlas-neighbour": "WARN"}
 _RESULTS: dict[str, list[tuple]] = {}
+#: the atlas and description checks (see the module docstring)
+CHECKS: dict[str, Check] = {}
 
 
 def _atlas_rows(ont: Ontology) -> list[tuple]:
@@ -72,6 +77,7 @@ def _register_atlas_checks() -> None:
             doc,
             _ATLAS_FIX.get(name, "See docs/atlas.md."),
             group="atlas",
+            into=CHECKS,
         )(run)
 
 
@@ -85,6 +91,7 @@ _register_atlas_checks()
     "checks cannot place it.",
     "anatloc ontology set-geometry TERM '{...}' (see docs/atlas.md).",
     group="atlas",
+    into=CHECKS,
 )
 def _missing_geometry(ont: Ontology):
     for t in ont.terms("fine"):
@@ -98,6 +105,7 @@ def _missing_geometry(ont: Ontology):
     "A term has no generated description; the retriever falls back to its bare label.",
     "anatloc ontology describe --write",
     group="descriptions",
+    into=CHECKS,
 )
 def _missing_description(ont: Ontology):
     for t in ont:
@@ -112,6 +120,7 @@ def _missing_description(ont: Ontology):
     "them apart.",
     "Add a distinguishing synonym, definition or relation, then anatloc ontology describe --write.",
     group="descriptions",
+    into=CHECKS,
 )
 def _duplicate_description(ont: Ontology):
     seen: dict[tuple[str, str], str] = {}
@@ -131,6 +140,7 @@ def _duplicate_description(ont: Ontology):
     "A left/right pair has descriptions that differ in nothing but case, so the side is lost.",
     "Regenerate the descriptions (anatloc ontology describe --write); check the lateralities.",
     group="descriptions",
+    into=CHECKS,
 )
 def _twin_descriptions(ont: Ontology):
     by_pair = defaultdict(list)

@@ -108,6 +108,7 @@ def meta_for(ont: Ontology) -> dict[str, dict]:
             "coarse": coarse.label if coarse else "",
             "region": region.label if region else "",
             "laterality": t.laterality,
+            "contralateral_to": list(t.relations.get("contralateral_to", ())),
             "tissue": t.tissue,
         }
     return out

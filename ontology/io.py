@@ -202,3 +202,7 @@ def save_ontology(
         )
     atomic_write(p, serialize(ont, format_of(p, format)))
     return p
+
+
+#: ``Ontology.save`` writes through :func:`save_ontology` (the model does not import io)
+Ontology.writer = save_ontology

@@ -21,17 +21,21 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from . import vocab
 from .errors import AmbiguousTermError, InvariantError, UnknownTermError, UsageError
 
 _SPACE_RE = re.compile(r"\s+")
-_LEFT_RE = re.compile(r"\bleft\b", re.IGNORECASE)
-_RIGHT_RE = re.compile(r"\bright\b", re.IGNORECASE)
+_SIDE_WORD_RE = re.compile(r"\b(?:left|right)\b", re.IGNORECASE)
+#: the side as an L/R code: "Rib L7", the IASLC lymph node station "Mediastinum 4L"
+_LR_CODES = (
+    re.compile(r"(?P<stem>Rib )(?P<side>[LR])(?P<tail>\d+)"),
+    re.compile(r"(?P<stem>Mediastinum \d+)(?P<side>[LR])(?P<tail>)"),
+)
 
 
 def norm(text: str) -> str:
@@ -39,14 +43,33 @@ def norm(text: str) -> str:
     return _SPACE_RE.sub(" ", text).strip().casefold()
 
 
-def side_word(label: str) -> str | None:
-    """'left'/'right' when the label names a side in words, else None."""
-    left, right = bool(_LEFT_RE.search(label)), bool(_RIGHT_RE.search(label))
-    if left and not right:
-        return "left"
-    if right and not left:
-        return "right"
-    return None
+def label_side(label: str) -> tuple[str | None, str | None]:
+    """(side, twin label) that ``label`` names, or (None, None): the one rule for a label
+    that has no term yet (``add`` giving a new term its laterality, the location-list import,
+    a plain table of labels such as the atlas checks' vocabulary).
+
+    A side is named by ``left`` or ``right`` as a word (exactly one of them, any case), or by
+    the L/R of ``Rib L7``/``Rib R7`` and of the lymph node stations ``Mediastinum 4L``/``4R``;
+    the twin label names the other side (same case).  Where a term exists its stored
+    ``laterality`` and ``contralateral_to`` are the truth, never its label: 'Mediastinum 5' is
+    left by curation and says so nowhere in its name.
+    """
+    for code in _LR_CODES:
+        m = code.fullmatch(label)
+        if m:
+            side = "left" if m["side"] == "L" else "right"
+            return side, f"{m['stem']}{'R' if m['side'] == 'L' else 'L'}{m['tail']}"
+    words = {w.casefold() for w in _SIDE_WORD_RE.findall(label)}
+    if len(words) != 1:
+        return None, None
+    return words.pop(), _SIDE_WORD_RE.sub(lambda w: _swap_case(w[0]), label)
+
+
+def _swap_case(word: str) -> str:
+    other = "right" if word.casefold() == "left" else "left"
+    if word.isupper():
+        return other.upper()
+    return other.capitalize() if word[0].isupper() else other
 
 
 @dataclass(frozen=True)
@@ -461,11 +484,17 @@ class Ontology:
         return Ontology(list(self), dataclasses.replace(self.meta), self.source, self.foreign)
 
     # -- saving -----------------------------------------------------------------------
+    #: The file writer behind :meth:`save`, ``(ontology, path, format) -> path``: io installs
+    #: :func:`anatloc.ontology.io.save_ontology` here when it is imported, and the package's
+    #: ``__init__`` imports io, so it is set before any ontology exists.  The model knows no
+    #: file format and does not import io (which imports the model).
+    writer: ClassVar[Callable[[Ontology, str | Path | None, str | None], Path] | None] = None
+
     def save(self, path: str | Path | None = None, format: str | None = None) -> Path:
         """Write atomically in ``format`` (by default Turtle, or as the suffix says)."""
-        from .io import save_ontology
-
-        return save_ontology(self, path if path is not None else self.source, format)
+        if Ontology.writer is None:
+            raise UsageError("no ontology writer: import anatloc.ontology (it installs io's)")
+        return Ontology.writer(self, path if path is not None else self.source, format)
 
     # -- edits --------------------------------------------------------------------------
     def _next_curie(self) -> str:
@@ -555,17 +584,18 @@ class Ontology:
         syns = tuple(self._check_synonym(s, None) for s in synonyms)
         if len({norm(s) for s in syns}) != len(syns):
             raise InvariantError("unique-synonym", "the same synonym is given twice")
+        named, _twin = label_side(label)
         if laterality is None:
-            laterality = side_word(label)
+            laterality = named
             if laterality is None and parent_curie is not None:
                 pl = self._terms[parent_curie].laterality
                 laterality = pl if pl in ("left", "right") else None
             laterality = laterality or "unsided"
         self._check_laterality(laterality)
-        if side_word(label) not in (None, laterality):
+        if named not in (None, laterality):
             raise InvariantError(
                 "laterality-label",
-                f"{label!r} names the {side_word(label)} side but --laterality is {laterality}",
+                f"{label!r} names the {named} side but --laterality is {laterality}",
             )
         if tissue and tissue not in vocab.TISSUES:
             raise UsageError(
@@ -604,7 +634,7 @@ class Ontology:
         """Change the label; the CURIE never changes."""
         t = self._term(term)
         label = self._check_label(new_label, t.level, ignore=t.curie)
-        side = side_word(label)  # a label that names a side sets the laterality
+        side, _twin = label_side(label)  # a label that names a side sets the laterality
         return self._put(dataclasses.replace(t, label=label, laterality=side or t.laterality))
 
     def move(self, term: Term | str, new_parent: Term | str) -> Term:
@@ -683,19 +713,20 @@ class Ontology:
         if "geometry" in changes:
             changes["geometry"] = _geometry_text(changes["geometry"])
         if "relations" in changes:
-            for name, targets in changes["relations"].items():
-                if name not in vocab.RELATIONS:
-                    raise UsageError(f"unknown relation {name!r}")
-                for c in targets:
-                    if c not in self._terms:
-                        raise InvariantError(
-                            "relation-target", f"relation target {c} is not a term"
-                        )
+            self._check_relations(changes["relations"])
         new = dataclasses.replace(t, **changes)
         for syn in new.synonyms:
             if syn not in t.synonyms:
                 self._check_synonym(syn, t.curie)
         return self._put(new)
+
+    def _check_relations(self, relations: Mapping[str, Iterable[str]]) -> None:
+        for name, targets in relations.items():
+            if name not in vocab.RELATIONS:
+                raise UsageError(f"unknown relation {name!r}")
+            for c in targets:
+                if c not in self._terms:
+                    raise InvariantError("relation-target", f"relation target {c} is not a term")
 
 
 def _geometry_text(geometry: dict | str | None) -> str:

@@ -16,10 +16,12 @@ as ``\\\\``, ``\\t``, ``\\n`` and ``\\|``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from . import vocab
 from .errors import DataError
-from .model import Ontology, OntologyMeta, Term, side_word
+from .model import Ontology, OntologyMeta, Term, label_side
 
 COLUMNS = (
     "curie",
@@ -145,6 +147,18 @@ def write_tsv(ont: Ontology) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class _Table:
+    """What the lines of a term table hold, before the terms are built."""
+
+    meta: OntologyMeta = field(default_factory=OntologyMeta)
+    header_extra: list[tuple[str, str]] = field(default_factory=list)
+    foreign: list[tuple[str, str, str]] = field(default_factory=list)
+    term_extra: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    columns: list[str] | None = None
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+
 def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
     """Read either TSV form (the term table or the 3-column location list)."""
     lines = text.splitlines()
@@ -158,124 +172,28 @@ def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
             f"{source}: line 1: expected the header '{MAGIC}' (an anatloc term table) or "
             "'region<TAB>coarse<TAB>location' (a location list)"
         )
-    meta = OntologyMeta()
-    header_extra: list[tuple[str, str]] = []
-    foreign: list[tuple[str, str, str]] = []
-    term_extra: dict[str, list[tuple[str, str]]] = {}
-    columns: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
+    tab = _Table()
     for n, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r")
         if not line.strip():
             continue
-        if line.startswith("#! "):
-            parts = line[3:].split("\t")
-            if len(parts) != 3:
-                raise DataError(f"{source}: line {n}: a '#!' line needs 3 tab-separated fields")
-            foreign.append(tuple(_unesc(p) for p in parts))  # type: ignore[arg-type]
-            continue
-        if line.startswith("#@ "):
-            parts = line[3:].split("\t")
-            if len(parts) != 2:
-                raise DataError(f"{source}: line {n}: a '#@' line needs 2 tab-separated fields")
-            header_extra.append((_unesc(parts[0]), _unesc(parts[1])))
-            continue
-        if line.startswith("#+ "):
-            parts = line[3:].split("\t")
-            if len(parts) != 3:
-                raise DataError(f"{source}: line {n}: a '#+' line needs 3 tab-separated fields")
-            term_extra.setdefault(parts[0], []).append((_unesc(parts[1]), _unesc(parts[2])))
-            continue
         if line.startswith("#"):
-            key, sep, value = line[1:].strip().partition(": ")
-            if sep and key in _HEADER_FIELDS:
-                value = _unesc(value)
-                if key == "last_id":
-                    try:
-                        meta.last_id = int(value)
-                    except ValueError:
-                        raise DataError(f"{source}: line {n}: last_id must be an integer") from None
-                else:
-                    setattr(meta, key, value)
-            continue
-        fields = line.split("\t")
-        if columns is None:
-            columns = fields
-            missing = [c for c in COLUMNS[:7] if c not in columns]
-            if missing:
-                raise DataError(f"{source}: line {n}: missing column(s) {', '.join(missing)}")
-            continue
-        if len(fields) != len(columns):
-            raise DataError(
-                f"{source}: line {n}: expected {len(columns)} tab-separated fields, found {len(fields)}"
-            )
-        rows.append((n, dict(zip(columns, fields, strict=True))))
-    if columns is None:
+            _read_comment(tab, line, n, source)
+        else:
+            _read_row(tab, line, n, source)
+    if tab.columns is None:
         raise DataError(f"{source}: no column header line found")
-    meta.extra = tuple(header_extra)
+    tab.meta.extra = tuple(tab.header_extra)
     terms: list[Term] = []
     seen: dict[str, int] = {}
-    for n, r in rows:
-        curie = vocab.normalize_curie(r["curie"])
-        if curie is None:
-            raise DataError(f"{source}: line {n}: {r['curie']!r} is not an ANATLOC CURIE")
-        if curie in seen:
-            raise DataError(
-                f"{source}: line {n}: {curie} is listed twice (first on line {seen[curie]})"
-            )
-        seen[curie] = n
-        level = r["level"]
-        if level not in vocab.LEVELS:
-            raise DataError(
-                f"{source}: line {n}: level {level!r} is not one of {', '.join(vocab.LEVELS)}"
-            )
-        lat = r["laterality"] or "unsided"
-        if lat not in vocab.LATERALITIES:
-            raise DataError(
-                f"{source}: line {n}: laterality {lat!r} is not one of {', '.join(vocab.LATERALITIES)}"
-            )
-        relations: dict[str, list[str]] = {}
-        for item in _split(r.get("relations", "")):
-            name, _, target = item.partition(":")
-            if name not in vocab.RELATIONS or vocab.normalize_curie(target) is None:
-                raise DataError(f"{source}: line {n}: bad relation {item!r} (expected name:CURIE)")
-            relations.setdefault(name, []).append(vocab.normalize_curie(target))
-        facts = {}
-        for item in _split(r.get("facts", "")):
-            k, _, v = item.partition("=")
-            try:
-                facts[k] = float(v)
-            except ValueError:
-                raise DataError(
-                    f"{source}: line {n}: bad fact {item!r} (expected name=number)"
-                ) from None
-        parent = r["parent"].strip()
-        terms.append(
-            Term(
-                curie=curie,
-                label=_unesc(r["label"]),
-                level=level,
-                parent=(vocab.normalize_curie(parent) or parent) if parent else None,
-                laterality=lat,
-                definition=_unesc(r["definition"]),
-                exact_synonyms=tuple(_split(r["exact_synonyms"])),
-                related_synonyms=tuple(_split(r.get("related_synonyms", ""))),
-                preferred_synonym=_unesc(r.get("preferred_synonym", "")),
-                xrefs=tuple(_split(r.get("xrefs", ""))),
-                tissue=r.get("tissue", ""),
-                landmark=r.get("landmark", "") == "true",
-                relations={k: tuple(v) for k, v in relations.items()},
-                geometry=_unesc(r.get("geometry", "")),
-                facts=facts,
-                description=_unesc(r.get("description", "")),
-                paraphrases=tuple(_split(r.get("paraphrases", ""))),
-                description_generator=_unesc(r.get("description_generator", "")),
-                extra=tuple(term_extra.get(curie, ())),
-                code_matches=_code_matches(r.get("code_matches", ""), source, n),
-                report_phrase=_unesc(r.get("report_phrase", "")),
-                report_synonyms=tuple(_split(r.get("report_synonyms", ""))),
-            )
-        )
+    for n, r in tab.rows:
+        curie = _new_curie(r["curie"], seen, n, source)
+        terms.append(_term_of_row(curie, r, n, source, tab.term_extra.get(curie, ())))
+    _check_parents(tab.rows, terms, source)
+    return Ontology(terms, tab.meta, foreign=tab.foreign)
+
+
+def _check_parents(rows: list[tuple[int, dict[str, str]]], terms: list[Term], source: str) -> None:
     known = {t.curie for t in terms}
     for (n, r), t in zip(rows, terms, strict=True):
         if t.parent is not None and t.parent not in known:
@@ -284,59 +202,142 @@ def read_tsv(text: str, source: str = "<tsv>") -> Ontology:
             )
         if t.parent is None and t.level != "region":
             raise DataError(f"{source}: line {n}: the {t.level} term {t.label!r} has no parent")
-    return Ontology(terms, meta, foreign=foreign)
 
 
-def _infer_laterality(label: str) -> str:
-    side = side_word(label)
-    if side:
-        return side
-    m = re.fullmatch(r"Rib ([LR])\d+", label)
-    if m:
-        return "left" if m.group(1) == "L" else "right"
-    m = re.fullmatch(r"Mediastinum \d+([LR])", label)
-    if m:
-        return "left" if m.group(1) == "L" else "right"
-    return "unsided"
+def _new_curie(text: str, seen: dict[str, int], n: int, source: str) -> str:
+    """The CURIE of row ``n``, which no earlier row has (``seen``: CURIE -> line)."""
+    curie = vocab.normalize_curie(text)
+    if curie is None:
+        raise DataError(f"{source}: line {n}: {text!r} is not an ANATLOC CURIE")
+    if curie in seen:
+        raise DataError(
+            f"{source}: line {n}: {curie} is listed twice (first on line {seen[curie]})"
+        )
+    seen[curie] = n
+    return curie
+
+
+#: the '#x ' lines after the header: how many tab-separated fields each has
+_EXTRA_LINES = {"#! ": 3, "#@ ": 2, "#+ ": 3}
+
+
+def _read_comment(tab: _Table, line: str, n: int, source: str) -> None:
+    """A '#' line: foreign triple (#!), header triple (#@), term triple (#+) or header field."""
+    want = _EXTRA_LINES.get(line[:3])
+    if want is None:
+        _read_header_field(tab.meta, line, n, source)
+        return
+    parts = line[3:].split("\t")
+    if len(parts) != want:
+        raise DataError(
+            f"{source}: line {n}: a '{line[:2]}' line needs {want} tab-separated fields"
+        )
+    if line.startswith("#! "):
+        tab.foreign.append(tuple(_unesc(p) for p in parts))  # type: ignore[arg-type]
+    elif line.startswith("#@ "):
+        tab.header_extra.append((_unesc(parts[0]), _unesc(parts[1])))
+    else:
+        tab.term_extra.setdefault(parts[0], []).append((_unesc(parts[1]), _unesc(parts[2])))
+
+
+def _read_header_field(meta: OntologyMeta, line: str, n: int, source: str) -> None:
+    key, sep, value = line[1:].strip().partition(": ")
+    if not (sep and key in _HEADER_FIELDS):
+        return  # any other comment
+    value = _unesc(value)
+    if key != "last_id":
+        setattr(meta, key, value)
+        return
+    try:
+        meta.last_id = int(value)
+    except ValueError:
+        raise DataError(f"{source}: line {n}: last_id must be an integer") from None
+
+
+def _read_row(tab: _Table, line: str, n: int, source: str) -> None:
+    """The column header (the first row) or one term's row."""
+    fields = line.split("\t")
+    if tab.columns is None:
+        tab.columns = fields
+        missing = [c for c in COLUMNS[:7] if c not in fields]
+        if missing:
+            raise DataError(f"{source}: line {n}: missing column(s) {', '.join(missing)}")
+        return
+    if len(fields) != len(tab.columns):
+        raise DataError(
+            f"{source}: line {n}: expected {len(tab.columns)} tab-separated fields, found {len(fields)}"
+        )
+    tab.rows.append((n, dict(zip(tab.columns, fields, strict=True))))
+
+
+def _term_of_row(
+    curie: str, r: dict[str, str], n: int, source: str, extra: Iterable[tuple[str, str]]
+) -> Term:
+    level = r["level"]
+    if level not in vocab.LEVELS:
+        raise DataError(
+            f"{source}: line {n}: level {level!r} is not one of {', '.join(vocab.LEVELS)}"
+        )
+    lat = r["laterality"] or "unsided"
+    if lat not in vocab.LATERALITIES:
+        raise DataError(
+            f"{source}: line {n}: laterality {lat!r} is not one of {', '.join(vocab.LATERALITIES)}"
+        )
+    relations = _relations_of(r.get("relations", ""), n, source)
+    facts = _facts_of(r.get("facts", ""), n, source)
+    parent = r["parent"].strip()
+    return Term(
+        curie=curie,
+        label=_unesc(r["label"]),
+        level=level,
+        parent=(vocab.normalize_curie(parent) or parent) if parent else None,
+        laterality=lat,
+        definition=_unesc(r["definition"]),
+        exact_synonyms=tuple(_split(r["exact_synonyms"])),
+        related_synonyms=tuple(_split(r.get("related_synonyms", ""))),
+        preferred_synonym=_unesc(r.get("preferred_synonym", "")),
+        xrefs=tuple(_split(r.get("xrefs", ""))),
+        tissue=r.get("tissue", ""),
+        landmark=r.get("landmark", "") == "true",
+        relations=relations,
+        geometry=_unesc(r.get("geometry", "")),
+        facts=facts,
+        description=_unesc(r.get("description", "")),
+        paraphrases=tuple(_split(r.get("paraphrases", ""))),
+        description_generator=_unesc(r.get("description_generator", "")),
+        extra=tuple(extra),
+        code_matches=_code_matches(r.get("code_matches", ""), source, n),
+        report_phrase=_unesc(r.get("report_phrase", "")),
+        report_synonyms=tuple(_split(r.get("report_synonyms", ""))),
+    )
+
+
+def _relations_of(cell: str, n: int, source: str) -> dict[str, tuple[str, ...]]:
+    relations: dict[str, list[str]] = {}
+    for item in _split(cell):
+        name, _, target = item.partition(":")
+        if name not in vocab.RELATIONS or vocab.normalize_curie(target) is None:
+            raise DataError(f"{source}: line {n}: bad relation {item!r} (expected name:CURIE)")
+        relations.setdefault(name, []).append(vocab.normalize_curie(target))
+    return {k: tuple(v) for k, v in relations.items()}
+
+
+def _facts_of(cell: str, n: int, source: str) -> dict[str, float]:
+    facts = {}
+    for item in _split(cell):
+        k, _, v = item.partition("=")
+        try:
+            facts[k] = float(v)
+        except ValueError:
+            raise DataError(
+                f"{source}: line {n}: bad fact {item!r} (expected name=number)"
+            ) from None
+    return facts
 
 
 def read_location_list(text: str, source: str = "<tsv>") -> Ontology:
     """Build a fresh ontology from the 3-column ``region coarse location`` list."""
-    regions: list[str] = []
-    coarse: dict[str, str] = {}  # coarse label -> region label
-    fine: dict[str, str] = {}  # fine label -> coarse label
-    header_seen = False
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r")
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if not header_seen:
-            header_seen = True
-            continue
-        if len(fields) != 3:
-            raise DataError(
-                f"{source}: line {n}: expected 3 tab-separated fields (region, coarse, location), found {len(fields)}"
-            )
-        region, crs, loc = (f.strip() for f in fields)
-        if not loc:
-            raise DataError(f"{source}: line {n}: the location is empty")
-        if not crs:
-            raise DataError(f"{source}: line {n}: location {loc!r} has no coarse parent")
-        if not region:
-            raise DataError(f"{source}: line {n}: coarse location {crs!r} has no region")
-        if region not in regions:
-            regions.append(region)
-        if coarse.setdefault(crs, region) != region:
-            raise DataError(
-                f"{source}: line {n}: coarse location {crs!r} is under {coarse[crs]!r} and {region!r}; "
-                "a coarse location has exactly one region"
-            )
-        if loc in fine:
-            raise DataError(f"{source}: line {n}: location {loc!r} is listed twice")
-        fine[loc] = crs
-    if not fine:
-        raise DataError(f"{source}: no locations found")
+    regions, coarse, fine = _location_table(text, source)
     terms: list[Term] = []
     ids: dict[tuple[str, str], str] = {}
     number = 0
@@ -352,5 +353,49 @@ def read_location_list(text: str, source: str = "<tsv>") -> Ontology:
             parent = None
             if parent_label is not None:
                 parent = ids[(vocab.PARENT_LEVEL[level], parent_label)]
-            terms.append(Term(curie, label, level, parent, _infer_laterality(label)))
+            terms.append(Term(curie, label, level, parent, label_side(label)[0] or "unsided"))
     return Ontology(terms, OntologyMeta(last_id=number))
+
+
+def _location_table(text: str, source: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """(regions in order, coarse label -> region, fine label -> coarse) of a location list."""
+    regions: list[str] = []
+    coarse: dict[str, str] = {}  # coarse label -> region label
+    fine: dict[str, str] = {}  # fine label -> coarse label
+    header_seen = False
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        region, crs, loc = _location_row(line.split("\t"), n, source)
+        if region not in regions:
+            regions.append(region)
+        if coarse.setdefault(crs, region) != region:
+            raise DataError(
+                f"{source}: line {n}: coarse location {crs!r} is under {coarse[crs]!r} and {region!r}; "
+                "a coarse location has exactly one region"
+            )
+        if loc in fine:
+            raise DataError(f"{source}: line {n}: location {loc!r} is listed twice")
+        fine[loc] = crs
+    if not fine:
+        raise DataError(f"{source}: no locations found")
+    return regions, coarse, fine
+
+
+def _location_row(fields: list[str], n: int, source: str) -> tuple[str, str, str]:
+    if len(fields) != 3:
+        raise DataError(
+            f"{source}: line {n}: expected 3 tab-separated fields (region, coarse, location), found {len(fields)}"
+        )
+    region, crs, loc = (f.strip() for f in fields)
+    if not loc:
+        raise DataError(f"{source}: line {n}: the location is empty")
+    if not crs:
+        raise DataError(f"{source}: line {n}: location {loc!r} has no coarse parent")
+    if not region:
+        raise DataError(f"{source}: line {n}: coarse location {crs!r} has no region")
+    return region, crs, loc

@@ -4,16 +4,22 @@ Each check is a function of the ontology that yields :class:`Issue` rows (term, 
 severity, message).  ``anatloc ontology validate --fail-on error|warn`` runs them all and
 fails when a row at or above the chosen severity appears.  Every check is documented here
 with the problem it finds and the fix (``anatloc ontology validate --list`` prints them).
+
+:data:`CHECKS` holds the checks of the ontology's own structure and knowledge.  Check sets that
+need more machinery (the atlas and description checks of :mod:`.checks_atlas`) are separate
+dicts of :class:`Check` that callers pass as ``extra`` to :func:`run_checks` and
+:func:`iter_docs`; this module imports none of them, so the dependency runs one way
+(``checks_atlas`` -> ``validate``).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from . import vocab
-from .model import Ontology, norm, side_word
+from .model import Ontology, label_side, norm
 
 SEVERITIES = ("INFO", "WARN", "ERROR")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -49,9 +55,19 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(name: str, severity: str, problem: str, fix: str, group: str = "structure"):
+def check(
+    name: str,
+    severity: str,
+    problem: str,
+    fix: str,
+    group: str = "structure",
+    *,
+    into: dict[str, Check] | None = None,
+):
+    """Decorator: register ``func`` as a check in ``into`` (by default :data:`CHECKS`)."""
+
     def deco(func):
-        CHECKS[name] = Check(name, severity, problem, fix, func, group)
+        (CHECKS if into is None else into)[name] = Check(name, severity, problem, fix, func, group)
         return func
 
     return deco
@@ -199,12 +215,13 @@ def _empty_group(ont):
 @check(
     "laterality-label",
     "ERROR",
-    "A term whose label says Left or Right has a different laterality.",
+    "A term whose label names a side (Left or Right, Rib L7, Mediastinum 4R) has a different "
+    "laterality.",
     "Fix the laterality in the file, or the label.",
 )
 def _laterality_label(ont):
     for t in ont:
-        side = side_word(t.label)
+        side, _twin = label_side(t.label)
         if side and t.laterality != side:
             yield t.curie, f"{t.label!r} says {side} but its laterality is {t.laterality!r}"
         if t.laterality not in vocab.LATERALITIES:
@@ -334,14 +351,18 @@ def _stale_hash(ont):
 
 
 def run_checks(
-    ont: Ontology, *, groups: Iterable[str] | None = None, names: Iterable[str] | None = None
+    ont: Ontology,
+    *,
+    groups: Iterable[str] | None = None,
+    names: Iterable[str] | None = None,
+    extra: Iterable[Mapping[str, Check]] = (),
 ) -> list[Issue]:
-    """Run the selected checks (all by default) and return their rows, most severe first."""
+    """Run the selected checks (all by default) of :data:`CHECKS` and of the ``extra`` check
+    sets, and return their rows, most severe first."""
     wanted_groups = set(groups) if groups is not None else None
     wanted = set(names) if names is not None else None
-    _load_plugin_checks()
     out: list[Issue] = []
-    for c in CHECKS.values():
+    for c in iter_docs(extra):
         if wanted_groups is not None and c.group not in wanted_groups:
             continue
         if wanted is not None and c.name not in wanted:
@@ -363,11 +384,10 @@ def summary(issues: Iterable[Issue]) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in reversed(SEVERITIES)}
 
 
-def _load_plugin_checks() -> None:
-    """Checks that live in other modules of this package register on import."""
-    from . import checks_atlas  # noqa: F401  (atlas and description checks)
-
-
-def iter_docs() -> Iterator[Check]:
-    _load_plugin_checks()
-    yield from CHECKS.values()
+def iter_docs(extra: Iterable[Mapping[str, Check]] = ()) -> Iterator[Check]:
+    """Every check of :data:`CHECKS`, then those of the ``extra`` sets (a later set's check
+    replaces an earlier one of the same name, in its place)."""
+    merged = dict(CHECKS)
+    for more in extra:
+        merged.update(more)
+    yield from merged.values()

@@ -595,3 +595,104 @@ def test_subtract_value_depends_on_the_point_alone():
     assert alone == pytest.approx(-300.0)
     assert with_other[0] == alone
     assert with_other[1] > 0  # inside the cut
+
+
+# ------------------------------------------------------------------------------------------
+# left/right twins come from the ontology
+
+
+def test_twin_pairs_are_the_ontologys_contralateral_pairs(shipped):
+    from anatloc.ontology.geometry import meta_for
+
+    meta = meta_for(shipped)
+    pairs = {(meta[a]["label"], meta[b]["label"]) for a, b in A.twin_pairs(meta)}
+    stated = {
+        (t.label, shipped[c].label)
+        for t in shipped.terms("fine")
+        if t.laterality == "left"
+        for c in t.relations.get("contralateral_to", ())
+    }
+    assert pairs == stated and len(pairs) == 114
+    # the stations that the atlas's own label rule used to miss
+    assert {("Mediastinum 1L", "Mediastinum 1R"), ("Mediastinum 4L", "Mediastinum 4R")} <= pairs
+    # a plain table of labels (no ontology) pairs them by the one label rule
+    plain = {k: {"label": m["label"]} for k, m in meta.items()}
+    by_rule = {(meta[a]["label"], meta[b]["label"]) for a, b in A.twin_pairs(plain)}
+    assert ("Mediastinum 2L", "Mediastinum 2R") in by_rule and by_rule <= pairs
+
+
+def test_mirror_check_follows_the_stated_pairs():
+    """Twins are whatever meta states, whatever the labels say: a station pair whose names
+    carry no side words is checked; two 'Left/Right' labels not stated as twins are not."""
+    specs = {
+        "a": {"shape": sph([-50, 0, 200], 20), "priority": 5},
+        "b": {"shape": sph([50, 30, 200], 20), "priority": 5},  # not the mirror image of a
+        "c": {"shape": sph([-50, 0, 100], 15), "priority": 5},
+        "d": {"shape": sph([50, 0, 60], 15), "priority": 5},  # not the mirror image of c
+    }
+    at = A.Atlas(tiny_frame(), specs)
+    meta = {
+        "a": {"label": "Mediastinum 1L", "laterality": "left", "contralateral_to": ["b"]},
+        "b": {"label": "Mediastinum 1R", "laterality": "right", "contralateral_to": ["a"]},
+        "c": {"label": "Left thing", "laterality": "left", "contralateral_to": []},
+        "d": {"label": "Right thing", "laterality": "right", "contralateral_to": []},
+    }
+    data = A.CheckData(at, 4.0)
+    rows = A.check_mirror_twins(at, meta, data)
+    assert {r[0] for r in rows if r[2] == "ERROR"} == {"a"}
+    assert any("IoU" in r[3] for r in rows)
+    # without stated pairs, the label rule pairs the words (c, d) and the stations (a, b)
+    plain = {k: {"label": m["label"]} for k, m in meta.items()}
+    assert {r[0] for r in A.check_mirror_twins(at, plain, data) if r[2] == "ERROR"} == {"a", "c"}
+
+
+# ------------------------------------------------------------------------------------------
+# rotations come from scipy: the same matrices as the Euler/Rodrigues products they replace
+
+
+def _euler_product(rx, ry, rz):
+    cx, sx, cy, sy, cz, sz = (
+        f(math.radians(a)) for a in (rx, ry, rz) for f in (math.cos, math.sin)
+    )
+    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rzm @ rym @ rxm
+
+
+def _rodrigues(axis, deg):
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    t = math.radians(deg)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * (k @ k)
+
+
+def test_rotations_are_the_euler_and_axis_angle_matrices():
+    from anatloc.ontology.atlas.geom import _axis_angle, _rotmat
+
+    rng = np.random.default_rng(7)
+    data = json.loads(ATLAS_JSON.read_text(encoding="utf-8"))
+    used = [d["rotate"] for d in _dicts(data) if "rotate" in d]
+    assert len(used) > 50
+    for angles in [*used, *rng.uniform(-180, 180, (200, 3)).tolist(), [0, 0, 0], [90, 0, 0]]:
+        np.testing.assert_allclose(_rotmat(angles), _euler_product(*angles), rtol=0, atol=1e-15)
+    assert np.array_equal(_rotmat(None), np.eye(3)) and np.array_equal(
+        _rotmat((0, 0, 0)), np.eye(3)
+    )
+    for axis, deg in [
+        ([0, 1, 0], 90.0),
+        *((rng.normal(size=3), d) for d in rng.uniform(-170, 170, 50)),
+    ]:
+        np.testing.assert_allclose(
+            _axis_angle(axis, deg), _rodrigues(axis, deg), rtol=0, atol=1e-15
+        )
+
+
+def _dicts(x):
+    if isinstance(x, dict):
+        yield x
+        for v in x.values():
+            yield from _dicts(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _dicts(v)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anatloc.ontology import AmbiguousTermError, InvariantError, UnknownTermError, UsageError
+from anatloc.ontology.model import label_side
 from anatloc.ontology.tsv import read_location_list
 
 
@@ -65,6 +66,36 @@ def test_add_assigns_next_curie_and_infers_level_and_side(tiny):
     assert t.level == "fine" and t.curie == "ANATLOC:0000013" and t.laterality == "left"
     c = tiny.add("Spleen", "Abdomen")
     assert c.level == "coarse"
+
+
+@pytest.mark.parametrize(
+    "label, side, twin",
+    [
+        ("Left eye", "left", "Right eye"),
+        ("Renal fascia of right kidney", "right", "Renal fascia of left kidney"),
+        ("LEFT ARM", "left", "RIGHT ARM"),
+        ("Rib L7", "left", "Rib R7"),
+        ("Rib R12", "right", "Rib L12"),
+        ("Mediastinum 4L", "left", "Mediastinum 4R"),
+        ("Mediastinum 10R", "right", "Mediastinum 10L"),
+        ("Mediastinum 5", None, None),
+        ("Left and right lung", None, None),
+        ("Leftover", None, None),
+        ("Liver S7", None, None),
+    ],
+)
+def test_label_side_is_the_one_label_rule(label, side, twin):
+    assert label_side(label) == (side, twin)
+
+
+def test_add_takes_the_side_of_station_and_rib_labels(tiny):
+    """``add`` and the location-list import share one rule (``add`` missed L/R codes)."""
+    station = tiny.add("Mediastinum 4L", "Liver")
+    assert station.laterality == "left"
+    assert tiny.add("Rib R3", "Liver").laterality == "right"
+    with pytest.raises(InvariantError, match="laterality-label"):
+        tiny.add("Mediastinum 4R", "Liver", laterality="left")
+    assert tiny.rename(station, "Mediastinum 2R").laterality == "right"
 
 
 def test_removed_curie_is_never_reused(tiny):

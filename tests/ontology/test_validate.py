@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from anatloc.ontology import checks_atlas
 from anatloc.ontology import validate as v
 from anatloc.ontology.model import Ontology
 
@@ -15,7 +16,9 @@ def names(issues, severity=None):
 
 
 def test_shipped_ontology_has_no_errors(shipped):
-    issues = v.run_checks(shipped, groups=["structure", "knowledge", "descriptions"])
+    issues = v.run_checks(
+        shipped, groups=["structure", "knowledge", "descriptions"], extra=[checks_atlas.CHECKS]
+    )
     assert not [i for i in issues if i.severity == "ERROR"], issues[:5]
 
 
@@ -76,5 +79,14 @@ def test_duplicate_synonym_across_terms(tiny):
 
 
 def test_every_check_is_documented():
-    for c in v.iter_docs():
+    docs = list(v.iter_docs([checks_atlas.CHECKS]))
+    assert {"twin-descriptions", "atlas-mirror", "missing-geometry"} <= {c.name for c in docs}
+    for c in docs:
         assert c.problem and c.fix and c.severity in v.SEVERITIES
+
+
+def test_extra_check_sets_are_the_callers_choice(tiny):
+    """validate runs its own checks; a set such as the atlas checks runs when passed."""
+    assert not {c.name for c in v.iter_docs()} & set(checks_atlas.CHECKS)
+    assert "missing-geometry" not in names(v.run_checks(tiny))
+    assert "missing-geometry" in names(v.run_checks(tiny, extra=[checks_atlas.CHECKS]))
