@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from anatloc.ontology.io import ENV_VAR
+
 from . import (
     baseline_cmd,
     dicom_cmd,
@@ -51,7 +53,7 @@ def root(
         typer.Option(
             "--ontology",
             "-O",
-            envvar="ANATLOC_ONTOLOGY",
+            envvar=ENV_VAR,
             help="Ontology file for every command (default: the shipped one).",
             show_default=False,
         ),
