@@ -820,6 +820,20 @@ class Trainer:
                 )
         return masks
 
+    def _level_loss(self, outp, b, masks, lvl: str) -> dict[str, torch.Tensor]:
+        """The contrastive loss of one level (``fine`` or ``coarse``) of the batch."""
+        tc = self.tc
+        return contrastive_loss(
+            outp[f"image_{lvl}"],
+            outp[f"text_{lvl}"],
+            outp["logit_scale"],
+            b[lvl].to(self.dev),
+            *masks[lvl],
+            label_smoothing=tc.label_smoothing,
+            semi_hard_weight=tc.semi_hard_weight,
+            margin=tc.margin,
+        )
+
     def step(self, b: dict[str, torch.Tensor], step_in_epoch: int) -> None:
         """One optimisation step on batch ``b``, then its progress event."""
         tc, dev, model = self.tc, self.dev, self.model
@@ -831,26 +845,9 @@ class Trainer:
                 self.text.targets("coarse", tc.text_targets, self.gen),
                 self.text.targets("fine", tc.text_targets, self.gen),
             )
-        kw = dict(
-            label_smoothing=tc.label_smoothing,
-            semi_hard_weight=tc.semi_hard_weight,
-            margin=tc.margin,
-        )
-        lf = contrastive_loss(
-            outp["image_fine"],
-            outp["text_fine"],
-            outp["logit_scale"],
-            b["fine"].to(dev),
-            *masks["fine"],
-            **kw,
-        )
-        lc = contrastive_loss(
-            outp["image_coarse"],
-            outp["text_coarse"],
-            outp["logit_scale"],
-            b["coarse"].to(dev),
-            *masks["coarse"],
-            **kw,
+        lf, lc = (
+            self._level_loss(outp, b, masks, "fine"),
+            self._level_loss(outp, b, masks, "coarse"),
         )
         loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
         if not torch.isfinite(loss):
