@@ -4,7 +4,7 @@ Library code raises typed errors (``anatloc.ontology.errors``); :class:`AnatlocG
 turns them into one line on stderr and the exit code the error carries.  Data goes to
 stdout (JSON with ``--json``, a rich table otherwise); diagnostics go to stderr, and so
 does progress, through one helper (:class:`Counts`: a rich bar on a terminal, lines in a
-log).  Only Typer's public API is used (no ``typer._click``, no private context fields):
+log).  Only Typer's public API is used (none of its private modules or context fields):
 the parser's errors are caught as ``typer.TyperException`` (click's ``ClickException``
 before Typer parsed options itself), and a bare group's help is printed here.
 """
