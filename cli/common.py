@@ -351,6 +351,8 @@ class Counts:
 
 
 def _new_bar(console: Any) -> Any:
+    """label, bar, n/total, time taken and left, then the note (wrapped on a narrow
+    terminal rather than squeezing the bar and the counts)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -359,15 +361,16 @@ def _new_bar(console: Any) -> Any:
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.table import Column
 
     return Progress(
         TextColumn("{task.description}", markup=False),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}", markup=False),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}", markup=False, table_column=Column(no_wrap=False)),
         console=console,
         transient=True,
     )
