@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOpt, OntologyOpt, load, new_app, print_json, print_table
+from .common import (
+    JsonOpt,
+    OntologyOpt,
+    check_writable,
+    load,
+    new_app,
+    print_json,
+    print_metrics,
+)
 
 app = new_app("Baselines to compare the retriever with, on the same lesions and metrics.")
 
@@ -65,7 +73,7 @@ def segmentation(
 ) -> None:
     """Name each lesion by the organ it overlaps most in an organ label map, and score it
     like 'anatloc evaluate' (fine top-1/top-3, coarse top-1, per region)."""
-    from anatloc.ontology.errors import DataError, UsageError
+    from anatloc.ontology.errors import DataError
     from anatloc.ontology.fileio import atomic_write
     from anatloc.retriever.baseline import (
         NO_DEGRADATION,
@@ -77,11 +85,7 @@ def segmentation(
     from anatloc.retriever.table import read_lesion_table
 
     if out is not None:
-        if out.is_dir():
-            raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'p.csv'}")
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir():
-            raise DataError(f"cannot write {out}: folder {folder} does not exist")
+        check_writable(out, "--out", "p.csv")
     ont = load(ctx, ontology)
     class_names = read_classes_file(classes) if classes is not None else None
     records = read_lesion_table(data, ont)
@@ -137,12 +141,4 @@ def segmentation(
     if as_json:
         print_json(metrics)
         return
-    print_table(
-        ["metric", "value"],
-        [[k, metrics[k]] for k in ("n", "fine_top1", "fine_top3", "coarse_top1", "abstain_rate")],
-        title=f"segmentation baseline on {data.name}",
-    )
-    print_table(
-        ["region", "n", "fine_top1", "coarse_top1"],
-        [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
-    )
+    print_metrics(metrics, f"segmentation baseline on {data.name}")

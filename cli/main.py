@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from anatloc.ontology.io import ENV_VAR
+
 from . import (
     annotate_cmd,
     baseline_cmd,
@@ -52,7 +54,7 @@ def root(
         typer.Option(
             "--ontology",
             "-O",
-            envvar="ANATLOC_ONTOLOGY",
+            envvar=ENV_VAR,
             help="Ontology file for every command (default: the shipped one).",
             show_default=False,
         ),

@@ -16,10 +16,14 @@ from typing import Annotated, Any
 import typer
 
 from .common import (
+    AbstainOpt,
+    AllowOntologyChangeOpt,
+    BatchSizeOpt,
     DeviceOpt,
     JsonOpt,
     OntologyOpt,
     PrecisionOpt,
+    TopKOpt,
     load,
     load_localizer,
     print_json,
@@ -258,21 +262,9 @@ def predict(
     vmax: Annotated[
         float, typer.Option("--vmax", min=0.1, help="SUV shown as black in the MIP.")
     ] = 10.0,
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
-        ),
-    ] = 64,
-    top_k: Annotated[
-        int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
-    ] = None,
-    abstain_threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
-        ),
-    ] = None,
+    batch_size: BatchSizeOpt = 64,
+    top_k: TopKOpt = None,
+    abstain_threshold: AbstainOpt = None,
     blood_pool: Annotated[
         float | None,
         typer.Option(
@@ -299,13 +291,7 @@ def predict(
             show_default=False,
         ),
     ] = None,
-    allow_ontology_change: Annotated[
-        bool,
-        typer.Option(
-            "--allow-ontology-change",
-            help="Predict over the current ontology even if the model was trained on another.",
-        ),
-    ] = False,
+    allow_ontology_change: AllowOntologyChangeOpt = False,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     ontology: OntologyOpt = None,

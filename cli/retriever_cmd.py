@@ -2,13 +2,14 @@
 
 Thin: they parse, call ``anatloc.retriever`` and print.  torch, monai, nibabel and
 sentence-transformers are imported inside the commands, so ``anatloc --help`` stays fast.
+The training sources are built by the library (``anatloc.retriever.sources``), so the
+command and a Python caller train on the same thing; progress is shown the way of every
+command (:class:`~anatloc.cli.common.Counts`: a bar on a terminal, lines in logs).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,13 +17,20 @@ import typer
 
 from .common import (
     TEXT_BANK_WHY,
+    AbstainOpt,
+    AllowOntologyChangeOpt,
+    BatchSizeOpt,
+    Counts,
     DeviceOpt,
     JsonOpt,
     OntologyOpt,
     PrecisionOpt,
+    TopKOpt,
+    check_writable,
     load,
     load_localizer,
     print_json,
+    print_metrics,
     print_table,
 )
 
@@ -31,100 +39,98 @@ def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-class ProgressLine:
-    """Training progress on stderr: one rewritten line on a terminal, a line every few
-    seconds otherwise (logs), and one line per epoch."""
+class TrainProgress:
+    """Training's progress events (``progress(dict)`` of the library) on stderr: a bar for
+    the steps of each epoch, the text bank and the lesions being prepared on a terminal, a
+    line every few seconds in logs; one lasting line per epoch, at the start and on resume.
+    """
 
-    def __init__(self, stream=None, every: float | None = None):
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every = every if every is not None else (0.5 if self.tty else 10.0)
-        self.last = 0.0
-        self.width = 0
-
-    def _emit(self, text: str, final: bool) -> None:
-        if self.tty:
-            pad = max(0, self.width - len(text))
-            self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
-            self.width = 0 if final else len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+    def __init__(self, counts: Counts | None = None) -> None:
+        self.counts = counts if counts is not None else Counts()
 
     def stopping(self, name: str) -> None:
         """Say at once that a signal was heard.  Runs inside the signal handler, which may
         have interrupted a write to this very stream: so it writes to the file descriptor,
-        not through the stream's buffer."""
+        not through the stream's buffer (below a bar on screen, not across it)."""
         again = "Ctrl-C again" if name == "SIGINT" else f"a second {name}"
         msg = (
-            ("\n" if self.tty and self.width else "")
+            ("\n" if self.counts.on_screen else "")
             + f"{name}: stopping after the current step and writing a checkpoint "
             f"({again} quits at once, without one)\n"
         )
         try:
-            os.write(self.stream.fileno(), msg.encode())
+            os.write(self.counts.console.file.fileno(), msg.encode())
         except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO): stay quiet
             return
-        self.width = 0
+
+    def cache(self, what: str, done: int, total: int) -> None:
+        """The lesions being prepared (``build_sources``' progress)."""
+        self.counts.count(what, done, total, log=f"{what}: {done}/{total} lesions")
+
+    def close(self) -> None:
+        self.counts.close()
 
     def __call__(self, ev: dict[str, Any]) -> None:
-        kind = ev.get("event")
+        kind, c = ev.get("event"), self.counts
         if kind == "start":
-            self._emit(
+            c.line(
                 f"training {ev['parameters'] / 1e6:.2f} M parameters on {ev['device']}"
                 + (f" × {ev['world_size']}" if ev["world_size"] > 1 else "")
                 + f", {ev['epochs']} epochs of {ev['steps_per_epoch']} steps, "
-                f"negatives from the {ev['negatives']}",
-                True,
+                f"negatives from the {ev['negatives']}"
             )
         elif kind == "resumed":
             how = "optimizer and schedule restored" if ev["full"] else "weights only"
-            self._emit(f"resumed from {ev['path']} at epoch {ev['epoch']} ({how})", True)
+            c.line(f"resumed from {ev['path']} at epoch {ev['epoch']} ({how})")
         elif kind == "step":
-            now = time.monotonic()
-            if now - self.last < self.every and ev["step"] != ev["steps"]:
-                return
-            self.last = now
-            val = ev.get("val") or {}
-            v = (
-                f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}"
-                if "fine_top1" in val
-                else ""
-            )
-            self._emit(
-                f"epoch {ev['epoch'] + 1}/{ev['epochs']} step {ev['step']}/{ev['steps']} "
-                f"loss {ev['loss']:.3f} acc fine {ev['acc_fine']:.2f} coarse {ev['acc_coarse']:.2f}"
-                f"{v} | lr {ev['lr']:.2e} | {ev['seconds'] / 60:.1f} min",
-                False,
-            )
+            self._step(ev)
         elif kind == "epoch":
-            val = ev.get("val") or {}
-            if "fine_top1" in val:
-                text = (
-                    f"epoch {ev['epoch']}/{ev['epochs']}: validation fine top-1 "
-                    f"{val['fine_top1']:.3f}, top-3 {val['fine_top3']:.3f}, coarse top-1 "
-                    f"{val['coarse_top1']:.3f} on {val['n']} lesions"
-                    + (" (best so far, saved)" if ev["improved"] else "")
-                )
-            else:
-                text = f"epoch {ev['epoch']}/{ev['epochs']} done (no validation data; saved)"
-            self._emit(text, True)
+            c.line(self._epoch_line(ev))
         elif kind == "text":
-            now = time.monotonic()
             if ev["done"] == 0:
-                self._emit(f"{TEXT_BANK_WHY}: {ev['total']} texts", True)
-            elif now - self.last >= self.every or ev["done"] == ev["total"]:
-                self.last = now
-                self._emit(
-                    f"text bank: {ev['done']}/{ev['total']} texts", ev["done"] == ev["total"]
-                )
+                c.line(f"{TEXT_BANK_WHY}: {ev['total']} texts")
+                if not c.tty:
+                    return
+            c.count(
+                "text bank",
+                ev["done"],
+                ev["total"],
+                log=f"text bank: {ev['done']}/{ev['total']} texts",
+            )
         elif kind == "cache":
-            now = time.monotonic()
-            if now - self.last >= self.every or ev["done"] == ev["total"]:
-                self.last = now
-                self._emit(
-                    f"{ev['what']}: {ev['done']}/{ev['total']} lesions", ev["done"] == ev["total"]
-                )
+            self.cache(ev["what"], ev["done"], ev["total"])
+
+    def _step(self, ev: dict[str, Any]) -> None:
+        val = ev.get("val") or {}
+        v = (
+            f" | val fine {val['fine_top1']:.3f} coarse {val['coarse_top1']:.3f}"
+            if "fine_top1" in val
+            else ""
+        )
+        note = (
+            f"loss {ev['loss']:.3f} acc fine {ev['acc_fine']:.2f} coarse {ev['acc_coarse']:.2f}"
+            f"{v} | lr {ev['lr']:.2e}"
+        )
+        epoch = f"epoch {ev['epoch'] + 1}/{ev['epochs']}"
+        self.counts.count(
+            epoch,
+            ev["step"],
+            ev["steps"],
+            note=note,
+            log=f"{epoch} step {ev['step']}/{ev['steps']} {note} | {ev['seconds'] / 60:.1f} min",
+        )
+
+    @staticmethod
+    def _epoch_line(ev: dict[str, Any]) -> str:
+        val = ev.get("val") or {}
+        if "fine_top1" not in val:
+            return f"epoch {ev['epoch']}/{ev['epochs']} done (no validation data; saved)"
+        return (
+            f"epoch {ev['epoch']}/{ev['epochs']}: validation fine top-1 "
+            f"{val['fine_top1']:.3f}, top-3 {val['fine_top3']:.3f}, coarse top-1 "
+            f"{val['coarse_top1']:.3f} on {val['n']} lesions"
+            + (" (best so far, saved)" if ev["improved"] else "")
+        )
 
 
 def train(
@@ -222,26 +228,18 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train the retriever on a lesion table (and/or the phantom) and write a checkpoint."""
-    from anatloc.ontology.errors import DataError, UsageError
+    from anatloc.ontology.errors import Interrupted, UsageError
 
     if data is None and phantom is None:
         raise UsageError("give --data lesions.csv or --phantom PROFILE (or both)")
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'model.pt'}")
-    out_dir = out.parent if str(out.parent) else Path(".")
-    if not out_dir.is_dir():
-        raise DataError(f"cannot write {out}: folder {out_dir} does not exist")
+    check_writable(out, "--out", "model.pt")
 
-    from anatloc.retriever.checkpoint import read_checkpoint
-    from anatloc.retriever.config import get_preset, parse_setting
-    from anatloc.retriever.data import MixedSource, TableSource
-    from anatloc.retriever.hierarchy import fine_to_coarse_table
-    from anatloc.retriever.table import read_lesion_table
-    from anatloc.retriever.train import TrainingInterrupted, merged_preset, split_records
+    from anatloc.retriever.sources import build_sources
+    from anatloc.retriever.train import TrainingInterrupted
     from anatloc.retriever.train import train as run_training
 
     main_rank = _is_main_rank()
-    show = ProgressLine() if main_rank else None
+    show = TrainProgress() if main_rank else None
     ont = load(ctx, ontology)
     overrides = dict(
         epochs=epochs,
@@ -251,6 +249,56 @@ def train(
         patience=patience,
         max_minutes=max_minutes,
     )
+    cfg, resume = _training_preset(preset, settings, text_model, resume, overrides)
+    try:
+        sources = build_sources(
+            ont,
+            cfg,
+            data=data,
+            val_data=val_data,
+            phantom=phantom,
+            phantom_samples=phantom_samples,
+            phantom_cache=phantom_cache,
+            phantom_per_body=phantom_per_body,
+            workers=workers,
+            progress=show.cache if show is not None else None,
+            warn=(lambda w: typer.echo(f"warning: {w}", err=True)) if main_rank else None,
+        )
+        result = run_training(
+            cfg,
+            sources.train,
+            ont,
+            out,
+            val_source=sources.val,
+            resume=resume,
+            device=device,
+            progress=show,
+            data_info=sources.info,
+            on_stop_request=show.stopping if show is not None else None,
+        )
+    except TrainingInterrupted as exc:
+        # a second Ctrl-C (out at once, nothing written) is the plain "interrupted" of
+        # every command; the first one (or SIGTERM) stopped training after a checkpoint
+        if not main_rank:
+            raise
+        raise Interrupted(
+            f"interrupted: a usable checkpoint is in {exc.last} (resume with --resume {exc.last})"
+        ) from None
+    finally:
+        if show is not None:  # the bar off the screen before anything else is said
+            show.close()
+    if main_rank:
+        _print_summary(result, cfg.name, as_json)
+
+
+def _training_preset(preset: str, settings, text_model, resume, overrides: dict[str, Any]):
+    """The preset to train with (``--preset``, ``--set``, ``--text-model``, the options;
+    on ``--resume`` the checkpoint's model and data settings) and the checkpoint to resume
+    from (``default``: the shipped model, wherever anatloc is installed)."""
+    from anatloc.retriever.checkpoint import read_checkpoint
+    from anatloc.retriever.config import get_preset, parse_setting
+    from anatloc.retriever.train import merged_preset
+
     fields = dict(parse_setting(s) for s in settings or ())
     if text_model is not None:
         fields["text_model"] = str(text_model.resolve())
@@ -258,117 +306,16 @@ def train(
     if resume is not None and str(resume) == "default" and not resume.exists():
         from anatloc.retriever.predict import model_path
 
-        resume = model_path(None)  # the shipped model, wherever anatloc is installed
+        resume = model_path(None)
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
-    cfg = merged_preset(base, ck_preset, **overrides)
+    return merged_preset(base, ck_preset, **overrides), resume
 
-    fine_curies = ont.curies("fine")
-    f2c = fine_to_coarse_table(ont, fine_curies, ont.curies("coarse")).numpy()
 
-    def cache_progress(what):
-        if show is None:
-            return None
-        return lambda done, total: show(
-            {"event": "cache", "what": what, "done": done, "total": total}
-        )
-
-    sources = []
-    val_source = None
-    info: dict[str, Any] = {}
-    if data is not None:
-        records = read_lesion_table(data, ont, require_locations=True)
-        if val_data is not None:
-            train_recs = records
-            val_recs = read_lesion_table(val_data, ont, require_locations=True)
-        else:
-            train_recs, val_recs = split_records(records, cfg.train.val_fraction, cfg.train.seed)
-            if not val_recs and phantom is None and main_rank:
-                cases = len({r.case_id for r in records})
-                typer.echo(
-                    f"warning: {data} has {cases} case{'s' if cases != 1 else ''}, too few to "
-                    "hold one out for validation: training without validation (the last epoch "
-                    "is saved); give --val-data VAL.csv, or a table of two or more cases",
-                    err=True,
-                )
-        info.update(
-            table=str(data.resolve()),
-            train_lesions=len(train_recs),
-            val_lesions=len(val_recs),
-            val_table=str(val_data.resolve()) if val_data is not None else "split",
-        )
-        sources.append(
-            TableSource(
-                train_recs,
-                fine_curies,
-                f2c,
-                cfg.data,
-                seed=cfg.train.seed,
-                progress=cache_progress("preparing training lesions"),
-            )
-        )
-        if val_recs:
-            val_source = TableSource(
-                val_recs,
-                fine_curies,
-                f2c,
-                cfg.data,
-                progress=cache_progress("preparing validation lesions"),
-            )
-    if phantom is not None:
-        from anatloc.retriever.phantom_source import phantom_sources
-
-        train_src, phantom_val = phantom_sources(
-            phantom,
-            ont,
-            cfg,
-            phantom_samples,
-            phantom_cache,
-            workers,
-            cache_progress,
-            per_subject=phantom_per_body,
-        )
-        sources.append(train_src)
-        if val_source is None:
-            val_source = phantom_val
-        info.update(
-            phantom=phantom,
-            phantom_samples=len(train_src),
-            phantom_per_body=train_src.per_body,
-            phantom_val=len(phantom_val),
-        )
-    source = sources[0] if len(sources) == 1 else MixedSource(sources, seed=cfg.train.seed)
-
-    try:
-        result = run_training(
-            cfg,
-            source,
-            ont,
-            out,
-            val_source=val_source,
-            resume=resume,
-            device=device,
-            progress=show,
-            data_info=info,
-            on_stop_request=show.stopping if show is not None else None,
-        )
-    except KeyboardInterrupt as exc:
-        if show is not None and show.tty and show.width:  # end the rewritten progress line
-            show.stream.write("\n")
-        # a second Ctrl-C (out at once, nothing written) is the plain "interrupted" of
-        # every command; the first one (or SIGTERM) stopped training after a checkpoint
-        if not main_rank or not isinstance(exc, TrainingInterrupted):
-            raise
-        from anatloc.ontology.errors import Interrupted
-
-        raise Interrupted(
-            f"interrupted: a usable checkpoint is in {exc.last} (resume with --resume {exc.last})"
-        ) from None
-    if not main_rank:
-        return
+def _print_summary(result, preset_name: str, as_json: bool) -> None:
     summary = {
         "out": str(result.out),
         "last": str(result.last),
-        "preset": cfg.name,
+        "preset": preset_name,
         "epochs": result.epochs,
         "steps": result.steps,
         "stopped": result.stopped,
@@ -406,28 +353,10 @@ def evaluate(
         Path | None,
         typer.Option("--figures", help="Write the coarse-level confusion picture to this folder."),
     ] = None,
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            "--batch-size", min=1, help="Lesions per model call (lower it if memory runs short)."
-        ),
-    ] = 64,
-    top_k: Annotated[
-        int | None, typer.Option("--top-k", min=1, help="Coarse locations searched at fine level.")
-    ] = None,
-    abstain_threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--abstain-threshold", min=0.0, max=0.999, help="Back off to coarse below this."
-        ),
-    ] = None,
-    allow_ontology_change: Annotated[
-        bool,
-        typer.Option(
-            "--allow-ontology-change",
-            help="Predict over the current ontology even if the model was trained on another.",
-        ),
-    ] = False,
+    batch_size: BatchSizeOpt = 64,
+    top_k: TopKOpt = None,
+    abstain_threshold: AbstainOpt = None,
+    allow_ontology_change: AllowOntologyChangeOpt = False,
     flat: Annotated[
         bool,
         typer.Option(
@@ -484,15 +413,7 @@ def evaluate(
     if as_json:
         print_json(metrics)
         return
-    print_table(
-        ["metric", "value"],
-        [[k, metrics[k]] for k in ("n", "fine_top1", "fine_top3", "coarse_top1", "abstain_rate")],
-        title=f"{path.name} on {data.name}",
-    )
-    print_table(
-        ["region", "n", "fine_top1", "coarse_top1"],
-        [[r, v["n"], v["fine_top1"], v["coarse_top1"]] for r, v in metrics["per_region"].items()],
-    )
+    print_metrics(metrics, f"{path.name} on {data.name}")
     from anatloc.retriever.evaluate import ERROR_BAND_WORDS
 
     wrong = metrics["errors_by_band"]

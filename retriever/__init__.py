@@ -13,7 +13,8 @@ Modules (import what you need; nothing heavy is imported here):
 ``negatives``   the walker's bands for the loss
 ``hierarchy``   coarse-to-fine retrieval and abstention
 ``checkpoint``  saving, loading, ontology-change detection
-``train``       the training loop (``anatloc train``)
+``sources``     the training and validation sources from ``anatloc train``'s inputs
+``train``       the training loop (``anatloc train``): ``train()``, a ``Trainer``
 ``infer``       ``Localizer.from_checkpoint(...).predict(...)``
 ``evaluate``    metrics and the confusion picture (``anatloc evaluate``)
 ``predict``     the main job: a case's images and lesions → predictions, facts, MIP

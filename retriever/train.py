@@ -25,6 +25,11 @@
   nccl on CUDA; each rank reads its share of the data, only rank 0 writes and reports.
 
 Progress goes to a callback (``progress(dict)``); the library prints nothing.
+
+A run is a :class:`Trainer`: its state (model, optimizer, schedule, :class:`RunState`,
+history, best metrics, clock) lives in attributes and its parts are methods (set-up, epoch,
+step, end of epoch, checkpoints, progress), so each can be read and tested alone;
+:func:`train` is the public entry point and only builds one and runs it.
 """
 
 from __future__ import annotations
@@ -473,6 +478,441 @@ def _schedule(opt, preset: Preset, total: int, budget_used: Callable[[], float] 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+@dataclass
+class RunState:
+    """Where a run stands: what a "last" checkpoint saves and a resume restores
+    (``resume["state"]``, a dict with these keys)."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # optimizer steps taken
+    best: float = -1.0  # the best validation score so far
+    bad_epochs: int = 0  # epochs since it last improved
+    seconds: float = 0.0  # training time before this process (a resumed run)
+    samples: int = 0  # lesions seen, all ranks together
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        for f in dataclasses.fields(self):
+            if f.name in saved:
+                setattr(self, f.name, saved[f.name])
+
+
+class Trainer:
+    """One training run, its state held in attributes rather than in closures.
+
+    ``__init__`` sets everything up in a fixed order (device and process group, seeds, text
+    bank, negatives, model, optimizer, schedule, then the checkpoint to resume), so a seed
+    gives the same run; :meth:`run` trains and returns a :class:`TrainResult`.  The parts
+    of a run are methods: :meth:`run_epoch` (the steps of one epoch and the checks between
+    them), :meth:`step` (one optimisation step), :meth:`end_of_epoch` (validation, the best
+    checkpoint, patience), :meth:`write` / :meth:`write_final` (checkpoints),
+    :meth:`report` (progress) and :meth:`elapsed` (the wall-clock budget).
+    """
+
+    def __init__(
+        self,
+        preset: Preset,
+        source: SampleSource,
+        ont,
+        out: str | os.PathLike,
+        *,
+        val_source: SampleSource | None = None,
+        text_bank: TextBank | None = None,
+        text_encoder=None,
+        resume: str | os.PathLike | None = None,
+        device: str | torch.device = "auto",
+        progress: Progress | None = None,
+        data_info: dict[str, Any] | None = None,
+        on_stop_request: Callable[[str], None] | None = None,
+    ) -> None:
+        self.preset, self.tc = preset, preset.train
+        self.source, self.val_source, self.ont = source, val_source, ont
+        self.out = Path(out)
+        self.last = last_path(self.out)
+        if not self.out.parent.is_dir():
+            raise DataError(f"cannot write {self.out}: folder {self.out.parent} does not exist")
+        self.progress, self.data_info, self.on_stop_request = progress, data_info, on_stop_request
+        self._setup_device(device)
+        self._setup_text(text_bank, text_encoder)
+        self._setup_model()
+        self.state = RunState()
+        self.history: list[dict[str, Any]] = []
+        self.best_metrics: dict[str, Any] = {}
+        if resume is not None:
+            self._resume(resume)
+        self.net: torch.nn.Module = self.model
+        if self.d.world_size > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.dev.index] if self.dev.type == "cuda" else None
+            )
+        self.use_amp = self.dev.type == "cuda"
+        # a resumed run continues the clock (and the budget) where it stopped
+        self.t_start = time.monotonic() - self.state.seconds
+        self.t_last_ck = time.monotonic()
+        self.loss_ema: float | None = None
+        self.batches: Iterator[dict] | None = None
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _setup_device(self, device: str | torch.device) -> None:
+        dev = resolve_device(device)
+        self.d = setup_distributed(dev)
+        if dev.type == "cuda":
+            dev = torch.device("cuda", self.d.local_rank)
+            torch.cuda.set_device(dev)
+        self.dev = dev
+        seed = self.tc.seed + self.d.rank
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def _setup_text(self, text_bank: TextBank | None, text_encoder) -> None:
+        mc = self.preset.model
+
+        def text_progress(done: int, total: int) -> None:
+            # only when the bank is not in the cache (an edited ontology)
+            self.report(event="text", done=done, total=total)
+
+        bank = text_bank or TextBank.build(
+            self.ont,
+            text_encoder,
+            text_model=mc.text_model,
+            mode=mc.text_mode,
+            progress=text_progress,
+        )
+        if bank.mode != mc.text_mode:
+            raise UsageError(
+                f"the text bank holds {bank.mode!r} texts but the preset asks for "
+                f"{mc.text_mode!r} (text_mode); build it with mode={mc.text_mode!r}"
+            )
+        self.bank = bank
+        self.text = TextSide(bank, self.dev, mc.text_pool)
+        fine_curies = self.ont.curies("fine")
+        self.f2c = fine_to_coarse_table(self.ont, fine_curies, self.ont.curies("coarse")).to(
+            self.dev
+        )
+        self.f2c_np = self.f2c.cpu().numpy()
+        # "random" negatives (the ablation): no walker, no exclusions, no semi-hard band
+        tc = self.tc
+        self.bands = (
+            NegativeBands(self.ont, exclude=tc.exclude_ambiguous)
+            if tc.negatives == "walker"
+            else None
+        )
+        self.negatives_from = "random" if self.bands is None else self.bands.source
+        if self.bands is not None and not self.bands.exclude:
+            self.negatives_from += " without exclusions"
+
+    def _setup_model(self) -> None:
+        tc = self.tc
+        self.model = Retriever.from_preset(self.preset).to(self.dev)
+        self.n_params = count_parameters(self.model)
+        self.opt = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr)
+        per_epoch = tc.samples_per_epoch or len(self.source)
+        self.steps_per_epoch = max(1, math.ceil(per_epoch / (tc.batch_size * self.d.world_size)))
+        self.budget = tc.max_minutes * 60.0 if tc.max_minutes > 0 else math.inf
+        self.t_start = time.monotonic()  # set again once a resume says how long it ran
+        self.sched = _schedule(
+            self.opt,
+            self.preset,
+            self.steps_per_epoch * tc.epochs,
+            self._budget_used if tc.max_minutes > 0 else None,
+        )
+
+    def _budget_used(self) -> float:
+        return self.elapsed() / self.budget
+
+    def _resume(self, resume: str | os.PathLike) -> None:
+        ck = read_checkpoint(resume)
+        try:
+            self.model.load_state_dict(ck["state_dict"])
+        except RuntimeError as exc:
+            raise UsageError(
+                f"cannot resume from {resume}: its model does not match the preset "
+                f"({str(exc).splitlines()[0]}); resume with the same preset"
+            ) from None
+        r = ck.get("resume")
+        if r is not None:
+            self.opt.load_state_dict(r["optimizer"])
+            self.sched.load_state_dict(r["scheduler"])
+            self.state.restore(r["state"])
+            self.history = list(r.get("history", []))
+            self.best_metrics = dict(ck.get("metrics", {}).get("best", {}))
+            torch.set_rng_state(r["rng"]["torch"])
+        self.report(event="resumed", path=str(resume), epoch=self.state.epoch, full=r is not None)
+
+    # -- time, progress, checkpoints --------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t_start
+
+    def report(self, **event: Any) -> None:
+        if self.progress is not None and self.d.main:
+            self.progress(event)
+
+    def training_meta(self, stopped: str = "") -> dict[str, Any]:
+        s = self.state
+        return {
+            "epochs": s.epoch,
+            "steps": s.step,
+            "samples": s.samples,
+            "seconds": round(self.elapsed(), 1),
+            "seed": self.tc.seed,
+            "device": self.dev.type,
+            "precision": "bf16" if self.use_amp else "fp32",
+            "world_size": self.d.world_size,
+            "parameters": self.n_params,
+            "stopped": stopped,
+            "data": self.data_info or {},
+            "negatives": self.negatives_from,
+            "torch": str(torch.__version__),
+        }
+
+    def resume_state(self) -> dict[str, Any]:
+        s = self.state.as_dict()
+        s["seconds"] = self.elapsed()
+        return {
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "state": s,
+            "history": self.history,
+            "rng": {"torch": torch.get_rng_state()},
+        }
+
+    def write(
+        self, path: Path, *, with_resume: bool, metrics: dict[str, Any], stopped: str = ""
+    ) -> None:
+        """A checkpoint (rank 0 only); ``with_resume`` adds what a full resume needs."""
+        if not self.d.main:
+            return
+        save_checkpoint(
+            path,
+            checkpoint_payload(
+                self.model,
+                self.preset,
+                self.ont,
+                self.bank,
+                self.preset.model.text_model,
+                training=self.training_meta(stopped),
+                metrics=metrics,
+                resume=self.resume_state() if with_resume else None,
+            ),
+        )
+
+    def _metrics(self) -> dict[str, Any]:
+        return {"best": self.best_metrics, "history": self.history}
+
+    def write_final(self, how: str) -> None:
+        """The last checkpoint, and ``out`` too when an interrupted run has none yet."""
+        self.write(self.last, with_resume=True, metrics=self._metrics(), stopped=how)
+        if how == "interrupted" and not self.out.exists():
+            self.write(self.out, with_resume=False, metrics=self._metrics(), stopped=how)
+
+    def _checkpoint_when_due(self) -> None:
+        """The "last" checkpoint every ``checkpoint_minutes``."""
+        minutes = self.tc.checkpoint_minutes
+        if minutes > 0 and time.monotonic() - self.t_last_ck > minutes * 60:
+            self.write(self.last, with_resume=True, metrics=self._metrics())
+            self.t_last_ck = time.monotonic()
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Train until the epochs, the patience or the budget run out, or a signal comes."""
+        self.model.train()
+        self.report(
+            event="start",
+            parameters=self.n_params,
+            steps_per_epoch=self.steps_per_epoch,
+            epochs=self.tc.epochs,
+            device=self.dev.type,
+            world_size=self.d.world_size,
+            negatives=self.negatives_from,
+        )
+        stop = StopSignals(self.on_stop_request if self.d.main else None)
+        with stop:
+            try:
+                stopped = self.run_epochs(stop)
+            except KeyboardInterrupt:
+                close_batches(self.batches)
+                if stop.requested:  # the second Ctrl-C: out at once
+                    raise
+                # an interrupt raised by other code (a source, a callback): keep what there is
+                self.write_final("interrupted")
+                raise TrainingInterrupted(self.last) from None
+            except BaseException:
+                close_batches(self.batches)
+                raise
+            if stopped == "interrupted":
+                stop.acknowledge()
+            self.write_final(stopped)
+            if self.d.world_size > 1:
+                dist.barrier()
+                if self.d.initialized_here:
+                    dist.destroy_process_group()
+        # the handlers are back; a signal that came after the last look was delivered to them
+        if stopped == "interrupted":
+            raise TrainingInterrupted(self.last, stop.signal_name)
+        return TrainResult(
+            out=self.out,
+            last=self.last,
+            metrics=self.best_metrics.get("val", {}) if self.best_metrics else {},
+            epochs=self.state.epoch,
+            steps=self.state.step,
+            stopped=stopped,
+            seconds=self.elapsed(),
+            parameters=self.n_params,
+            history=self.history,
+        )
+
+    def run_epochs(self, stop: StopSignals) -> str:
+        """The epochs left; how training stopped: done, early, time or interrupted."""
+        while self.state.epoch < self.tc.epochs:
+            stopped = self.run_epoch(stop)
+            if stopped == "interrupted":
+                return stopped  # mid-epoch: a resume runs this epoch again
+            self.state.epoch += 1
+            early = self.end_of_epoch()
+            if _agree([stop.requested], self.d, self.dev)[0]:  # a signal during the validation
+                return "interrupted"
+            if stopped == "time":
+                return stopped
+            if early:
+                return "early"
+        return "done"
+
+    def run_epoch(self, stop: StopSignals) -> str:
+        """The steps of one epoch; "interrupted" or "time" when it stopped early, else ""."""
+        d = self.d
+        self.batches = epoch_batches(
+            self.source,
+            self.state.epoch,
+            d.rank,
+            d.world_size,
+            self.tc,
+            self.steps_per_epoch,
+            self.f2c_np,
+        )
+        stopped = ""
+        for step_in_epoch in range(self.steps_per_epoch):
+            b = next(self.batches, None)
+            if b is None:
+                raise DataError("the training source gave no samples")
+            self.step(b, step_in_epoch)
+            # between steps: a signal or the time budget stops every rank at this step
+            halt, over = _agree([stop.requested, self.elapsed() > self.budget], d, self.dev)
+            if halt or over:
+                stopped = "interrupted" if halt else "time"
+                break
+            self._checkpoint_when_due()
+        close_batches(self.batches)
+        return stopped
+
+    def _masks(self, b: dict[str, torch.Tensor]) -> dict[str, tuple[Any, Any]]:
+        """The walker's excluded and semi-hard negatives of the batch, at both levels."""
+        masks: dict[str, tuple[Any, Any]] = {"fine": (None, None), "coarse": (None, None)}
+        if self.bands is not None:
+            for lvl in masks:
+                exc, semi = self.bands.masks(lvl, b[lvl].numpy())
+                masks[lvl] = (
+                    torch.from_numpy(exc).to(self.dev),
+                    torch.from_numpy(semi).to(self.dev),
+                )
+        return masks
+
+    def _level_loss(self, outp, b, masks, lvl: str) -> dict[str, torch.Tensor]:
+        """The contrastive loss of one level (``fine`` or ``coarse``) of the batch."""
+        tc = self.tc
+        return contrastive_loss(
+            outp[f"image_{lvl}"],
+            outp[f"text_{lvl}"],
+            outp["logit_scale"],
+            b[lvl].to(self.dev),
+            *masks[lvl],
+            label_smoothing=tc.label_smoothing,
+            semi_hard_weight=tc.semi_hard_weight,
+            margin=tc.margin,
+        )
+
+    def step(self, b: dict[str, torch.Tensor], step_in_epoch: int) -> None:
+        """One optimisation step on batch ``b``, then its progress event."""
+        tc, dev, model = self.tc, self.dev, self.model
+        masks = self._masks(b)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            outp = self.net(
+                b["local"].to(dev, non_blocking=True),
+                b["context"].to(dev, non_blocking=True),
+                self.text.targets("coarse", tc.text_targets, self.gen),
+                self.text.targets("fine", tc.text_targets, self.gen),
+            )
+        lf, lc = (
+            self._level_loss(outp, b, masks, "fine"),
+            self._level_loss(outp, b, masks, "coarse"),
+        )
+        loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} at step {self.state.step}; lower --lr"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0.0, model.max_log_scale)
+        self.state.step += 1
+        self.state.samples += int(b["local"].shape[0]) * self.d.world_size
+        lv = float(loss.detach())
+        self.loss_ema = lv if self.loss_ema is None else 0.95 * self.loss_ema + 0.05 * lv
+        history = self.history
+        self.report(
+            event="step",
+            epoch=self.state.epoch,
+            epochs=tc.epochs,
+            step=step_in_epoch + 1,
+            steps=self.steps_per_epoch,
+            loss=self.loss_ema,
+            acc_fine=float(lf["acc"]),
+            acc_coarse=float(lc["acc"]),
+            lr=self.sched.get_last_lr()[0],
+            scale=float(outp["logit_scale"].detach()),
+            seconds=self.elapsed(),
+            # the last validation; {} when there is none (no validation data)
+            val=history[-1] if history and "fine_top1" in history[-1] else {},
+        )
+
+    def end_of_epoch(self) -> bool:
+        """Validate, keep the best; True when patience is exhausted."""
+        tc, s = self.tc, self.state
+        m: dict[str, Any] = {}
+        if self.val_source is not None:
+            m = validate(
+                self.model,
+                self.val_source,
+                self.text,
+                self.f2c,
+                self.preset,
+                self.dev,
+                self.d,
+                tc.batch_size,
+            )
+        rec = {"epoch": s.epoch, "step": s.step, "seconds": round(self.elapsed(), 1), **m}
+        self.history.append(rec)
+        score = m.get("fine_top1", -1.0) + 1e-3 * m.get("coarse_top1", 0.0) if m else None
+        improved = score is None or score > s.best
+        if improved:
+            s.best = score if score is not None else s.best
+            s.bad_epochs = 0
+            self.best_metrics = {"val": m, "epoch": s.epoch}
+            self.write(self.out, with_resume=False, metrics=self._metrics())
+        else:
+            s.bad_epochs += 1
+        self.report(event="epoch", epoch=s.epoch, epochs=tc.epochs, val=m, improved=improved)
+        return tc.patience > 0 and s.bad_epochs >= tc.patience
+
+
 def train(
     preset: Preset,
     source: SampleSource,
@@ -488,346 +928,25 @@ def train(
     data_info: dict[str, Any] | None = None,
     on_stop_request: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train a retriever on ``source`` and write the best checkpoint to ``out``.
+    """Train a retriever on ``source`` and write the best checkpoint to ``out``
+    (a :class:`Trainer`'s run).
 
     SIGINT / SIGTERM stop the run after the current step (see :class:`StopSignals`);
     ``on_stop_request(signal_name)`` is told at once, from the signal handler."""
-    tc = preset.train
-    out = Path(out)
-    last = last_path(out)
-    if not out.parent.is_dir():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist")
-    dev = resolve_device(device)
-    d = setup_distributed(dev)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", d.local_rank)
-        torch.cuda.set_device(dev)
-    seed = tc.seed + d.rank
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-
-    def text_progress(done: int, total: int) -> None:
-        if progress and d.main:  # only when the bank is not in the cache (an edited ontology)
-            progress({"event": "text", "done": done, "total": total})
-
-    bank = text_bank or TextBank.build(
-        ont,
-        text_encoder,
-        text_model=preset.model.text_model,
-        mode=preset.model.text_mode,
-        progress=text_progress,
-    )
-    if bank.mode != preset.model.text_mode:
-        raise UsageError(
-            f"the text bank holds {bank.mode!r} texts but the preset asks for "
-            f"{preset.model.text_mode!r} (text_mode); build it with mode={preset.model.text_mode!r}"
-        )
-    text = TextSide(bank, dev, preset.model.text_pool)
-    fine_curies = ont.curies("fine")
-    f2c = fine_to_coarse_table(ont, fine_curies, ont.curies("coarse")).to(dev)
-    f2c_np = f2c.cpu().numpy()
-    # "random" negatives (the ablation): no walker, no exclusions, no semi-hard band
-    bands = NegativeBands(ont, exclude=tc.exclude_ambiguous) if tc.negatives == "walker" else None
-    negatives_from = "random" if bands is None else bands.source
-    if bands is not None and not bands.exclude:
-        negatives_from += " without exclusions"
-
-    model = Retriever.from_preset(preset).to(dev)
-    n_params = count_parameters(model)
-    opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr)
-    per_epoch = tc.samples_per_epoch or len(source)
-    steps_per_epoch = max(1, math.ceil(per_epoch / (tc.batch_size * d.world_size)))
-    total_steps = steps_per_epoch * tc.epochs
-    clock = {"start": time.monotonic(), "budget": tc.max_minutes * 60.0}
-    sched = _schedule(
-        opt,
+    return Trainer(
         preset,
-        total_steps,
-        (lambda: (time.monotonic() - clock["start"]) / clock["budget"])
-        if tc.max_minutes > 0
-        else None,
-    )
-
-    state = {"epoch": 0, "step": 0, "best": -1.0, "bad_epochs": 0, "seconds": 0.0, "samples": 0}
-    history: list[dict[str, Any]] = []
-    best_metrics: dict[str, Any] = {}
-    if resume is not None:
-        ck = read_checkpoint(resume)
-        try:
-            model.load_state_dict(ck["state_dict"])
-        except RuntimeError as exc:
-            raise UsageError(
-                f"cannot resume from {resume}: its model does not match the preset "
-                f"({str(exc).splitlines()[0]}); resume with the same preset"
-            ) from None
-        r = ck.get("resume")
-        if r is not None:
-            opt.load_state_dict(r["optimizer"])
-            sched.load_state_dict(r["scheduler"])
-            state.update({k: r["state"][k] for k in state if k in r["state"]})
-            history = list(r.get("history", []))
-            best_metrics = dict(ck.get("metrics", {}).get("best", {}))
-            torch.set_rng_state(r["rng"]["torch"])
-        if progress and d.main:
-            progress(
-                {
-                    "event": "resumed",
-                    "path": str(resume),
-                    "epoch": state["epoch"],
-                    "full": r is not None,
-                }
-            )
-
-    net: torch.nn.Module = model
-    if d.world_size > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None
-        )
-    use_amp = dev.type == "cuda"
-    t_start = time.monotonic() - state["seconds"]
-    clock["start"] = t_start  # a resumed run continues the budget where it stopped
-    t_last_ck = time.monotonic()
-    budget = tc.max_minutes * 60.0 if tc.max_minutes > 0 else math.inf
-
-    def elapsed() -> float:
-        return time.monotonic() - t_start
-
-    def training_meta(stopped: str = "") -> dict[str, Any]:
-        return {
-            "epochs": state["epoch"],
-            "steps": state["step"],
-            "samples": state["samples"],
-            "seconds": round(elapsed(), 1),
-            "seed": tc.seed,
-            "device": dev.type,
-            "precision": "bf16" if use_amp else "fp32",
-            "world_size": d.world_size,
-            "parameters": n_params,
-            "stopped": stopped,
-            "data": data_info or {},
-            "negatives": negatives_from,
-            "torch": str(torch.__version__),
-        }
-
-    def resume_state() -> dict[str, Any]:
-        s = dict(state)
-        s["seconds"] = elapsed()
-        return {
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "state": s,
-            "history": history,
-            "rng": {"torch": torch.get_rng_state()},
-        }
-
-    def write(path: Path, *, with_resume: bool, metrics: dict[str, Any], stopped: str = "") -> None:
-        if not d.main:
-            return
-        save_checkpoint(
-            path,
-            checkpoint_payload(
-                model,
-                preset,
-                ont,
-                bank,
-                preset.model.text_model,
-                training=training_meta(stopped),
-                metrics=metrics,
-                resume=resume_state() if with_resume else None,
-            ),
-        )
-
-    def report(**kw) -> None:
-        if progress is not None and d.main:
-            progress(kw)
-
-    def end_of_epoch() -> bool:
-        """Validate, keep the best; True when patience is exhausted."""
-        nonlocal best_metrics
-        if val_source is not None:
-            m = validate(model, val_source, text, f2c, preset, dev, d, tc.batch_size)
-        else:
-            m = {}
-        rec = {"epoch": state["epoch"], "step": state["step"], "seconds": round(elapsed(), 1), **m}
-        history.append(rec)
-        score = m.get("fine_top1", -1.0) + 1e-3 * m.get("coarse_top1", 0.0) if m else None
-        improved = score is None or score > state["best"]
-        if improved:
-            state["best"] = score if score is not None else state["best"]
-            state["bad_epochs"] = 0
-            best_metrics = {"val": m, "epoch": state["epoch"]}
-            write(out, with_resume=False, metrics={"best": best_metrics, "history": history})
-        else:
-            state["bad_epochs"] += 1
-        report(event="epoch", epoch=state["epoch"], epochs=tc.epochs, val=m, improved=improved)
-        return tc.patience > 0 and state["bad_epochs"] >= tc.patience
-
-    stopped = "done"
-    model.train()
-    report(
-        event="start",
-        parameters=n_params,
-        steps_per_epoch=steps_per_epoch,
-        epochs=tc.epochs,
-        device=dev.type,
-        world_size=d.world_size,
-        negatives=negatives_from,
-    )
-
-    def write_final(how: str) -> None:
-        """The last checkpoint, and ``out`` too when an interrupted run has none yet."""
-        metrics = {"best": best_metrics, "history": history}
-        write(last, with_resume=True, metrics=metrics, stopped=how)
-        if how == "interrupted" and not out.exists():
-            write(out, with_resume=False, metrics=metrics, stopped=how)
-
-    loss_ema = None
-    batches = None
-    stop = StopSignals(on_stop_request if d.main else None)
-    with stop:
-        try:
-            while state["epoch"] < tc.epochs:
-                batches = epoch_batches(
-                    source, state["epoch"], d.rank, d.world_size, tc, steps_per_epoch, f2c_np
-                )
-                for step_in_epoch in range(steps_per_epoch):
-                    b = next(batches, None)
-                    if b is None:
-                        raise DataError("the training source gave no samples")
-                    masks = {"fine": (None, None), "coarse": (None, None)}
-                    if bands is not None:
-                        for lvl in masks:
-                            exc, semi = bands.masks(lvl, b[lvl].numpy())
-                            masks[lvl] = (
-                                torch.from_numpy(exc).to(dev),
-                                torch.from_numpy(semi).to(dev),
-                            )
-                    with torch.autocast(
-                        device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp
-                    ):
-                        outp = net(
-                            b["local"].to(dev, non_blocking=True),
-                            b["context"].to(dev, non_blocking=True),
-                            text.targets("coarse", tc.text_targets, gen),
-                            text.targets("fine", tc.text_targets, gen),
-                        )
-                    kw = dict(
-                        label_smoothing=tc.label_smoothing,
-                        semi_hard_weight=tc.semi_hard_weight,
-                        margin=tc.margin,
-                    )
-                    lf = contrastive_loss(
-                        outp["image_fine"],
-                        outp["text_fine"],
-                        outp["logit_scale"],
-                        b["fine"].to(dev),
-                        *masks["fine"],
-                        **kw,
-                    )
-                    lc = contrastive_loss(
-                        outp["image_coarse"],
-                        outp["text_coarse"],
-                        outp["logit_scale"],
-                        b["coarse"].to(dev),
-                        *masks["coarse"],
-                        **kw,
-                    )
-                    loss = tc.fine_weight * lf["loss"] + tc.coarse_weight * lc["loss"]
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"the loss became {loss.item()} at step {state['step']}; lower --lr"
-                        )
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if tc.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                    opt.step()
-                    sched.step()
-                    with torch.no_grad():
-                        model.logit_scale.clamp_(0.0, model.max_log_scale)
-                    state["step"] += 1
-                    state["samples"] += int(b["local"].shape[0]) * d.world_size
-                    lv = float(loss.detach())
-                    loss_ema = lv if loss_ema is None else 0.95 * loss_ema + 0.05 * lv
-                    report(
-                        event="step",
-                        epoch=state["epoch"],
-                        epochs=tc.epochs,
-                        step=step_in_epoch + 1,
-                        steps=steps_per_epoch,
-                        loss=loss_ema,
-                        acc_fine=float(lf["acc"]),
-                        acc_coarse=float(lc["acc"]),
-                        lr=sched.get_last_lr()[0],
-                        scale=float(outp["logit_scale"].detach()),
-                        seconds=elapsed(),
-                        # the last validation; {} when there is none (no validation data)
-                        val=history[-1] if history and "fine_top1" in history[-1] else {},
-                    )
-                    # between steps: a signal or the time budget stops every rank at this step
-                    halt, over = _agree([stop.requested, elapsed() > budget], d, dev)
-                    if halt:
-                        stopped = "interrupted"
-                        break
-                    if over:
-                        stopped = "time"
-                        break
-                    if (
-                        tc.checkpoint_minutes > 0
-                        and time.monotonic() - t_last_ck > tc.checkpoint_minutes * 60
-                    ):
-                        write(
-                            last,
-                            with_resume=True,
-                            metrics={"best": best_metrics, "history": history},
-                        )
-                        t_last_ck = time.monotonic()
-                close_batches(batches)
-                if stopped == "interrupted":
-                    break  # mid-epoch: a resume runs this epoch again
-                state["epoch"] += 1
-                early = end_of_epoch()
-                if _agree([stop.requested], d, dev)[0]:  # a signal during the validation
-                    stopped = "interrupted"
-                    break
-                if stopped == "time":
-                    break
-                if early:
-                    stopped = "early"
-                    break
-        except KeyboardInterrupt:
-            close_batches(batches)
-            if stop.requested:  # the second Ctrl-C: out at once
-                raise
-            # an interrupt raised by other code (a source, a callback): keep what there is
-            write_final("interrupted")
-            raise TrainingInterrupted(last) from None
-        except BaseException:
-            close_batches(batches)
-            raise
-        if stopped == "interrupted":
-            stop.acknowledge()
-        write_final(stopped)
-        if d.world_size > 1:
-            dist.barrier()
-            if d.initialized_here:
-                dist.destroy_process_group()
-    # the handlers are back; a signal that came after the last look was delivered to them
-    if stopped == "interrupted":
-        raise TrainingInterrupted(last, stop.signal_name)
-    return TrainResult(
-        out=out,
-        last=last,
-        metrics=best_metrics.get("val", {}) if best_metrics else {},
-        epochs=state["epoch"],
-        steps=state["step"],
-        stopped=stopped,
-        seconds=elapsed(),
-        parameters=n_params,
-        history=history,
-    )
+        source,
+        ont,
+        out,
+        val_source=val_source,
+        text_bank=text_bank,
+        text_encoder=text_encoder,
+        resume=resume,
+        device=device,
+        progress=progress,
+        data_info=data_info,
+        on_stop_request=on_stop_request,
+    ).run()
 
 
 def split_records(records, fraction: float, seed: int = 0):

@@ -221,19 +221,21 @@ def test_ddp_ctrl_c_on_one_rank_stops_every_rank_at_the_same_step(
     assert ck["training"]["stopped"] == "interrupted" and ck["training"]["world_size"] == 2
 
 
-def test_progress_line_announces_a_stop_request_on_the_descriptor(tmp_path):
+def test_progress_announces_a_stop_request_on_the_descriptor(tmp_path):
     """The notice is written from the signal handler straight to the file descriptor (the
-    stream's buffer may be mid-write), ends a rewritten progress line first, and says how to
-    quit at once."""
-    from anatloc.cli.retriever_cmd import ProgressLine
+    stream's buffer may be mid-write), starts below a progress bar on screen, and says how
+    to quit at once."""
+    from rich.console import Console
+
+    from anatloc.cli.common import Counts
+    from anatloc.cli.retriever_cmd import TrainProgress
 
     path = tmp_path / "err.txt"
     with open(path, "w") as stream:
-        show = ProgressLine(stream)
-        show.tty, show.width = True, 12  # as if a progress line were on screen
+        show = TrainProgress(Counts(Console(file=stream)))
+        show.counts.on_screen = True  # as if a bar were on screen
         show.stopping("SIGINT")
-        assert show.width == 0
-        show.tty = False
+        show.counts.on_screen = False
         show.stopping("SIGTERM")
     text = path.read_text()
     assert text == (
@@ -245,7 +247,7 @@ def test_progress_line_announces_a_stop_request_on_the_descriptor(tmp_path):
     # no descriptor (a StringIO): nothing, and no error from inside a signal handler
     import io
 
-    ProgressLine(io.StringIO()).stopping("SIGINT")
+    TrainProgress(Counts(Console(file=io.StringIO()))).stopping("SIGINT")
 
 
 def test_train_on_one_case_trains_without_validation_and_says_so(tmp_path, fake_text_cache):
@@ -285,15 +287,66 @@ def test_resume_default_starts_from_the_shipped_model_from_any_folder(
     assert r.exit_code == 3 and "no default model is shipped" in r.stderr
 
 
-def test_progress_line_says_why_the_text_bank_is_embedded():
+def test_progress_says_why_the_text_bank_is_embedded():
     import io
 
-    from anatloc.cli.retriever_cmd import ProgressLine
+    from rich.console import Console
+
+    from anatloc.cli.common import Counts
+    from anatloc.cli.retriever_cmd import TrainProgress
 
     log = io.StringIO()
-    show = ProgressLine(log, every=0.0)
+    show = TrainProgress(Counts(Console(file=log), every=0.0))
     for done in (0, 128, 300):
         show({"event": "text", "done": done, "total": 300})
     lines = log.getvalue().splitlines()
     assert "the edited ontology" in lines[0] and "300 texts" in lines[0]
     assert lines[-1] == "text bank: 300/300 texts"
+
+
+def test_progress_is_lines_in_a_log_and_a_rich_bar_on_a_terminal():
+    """In a log each step is a line (at most every few seconds, and the last of an epoch);
+    on a terminal the steps are a rich bar, gone when the epoch ends, below the lasting
+    lines: no home-made rewritten line."""
+    import io
+
+    from rich.console import Console
+
+    from anatloc.cli.common import Counts
+    from anatloc.cli.retriever_cmd import TrainProgress
+
+    start = {"event": "start", "parameters": 2.25e6, "device": "cpu", "world_size": 1,
+             "epochs": 1, "steps_per_epoch": 2, "negatives": "walker"}  # fmt: skip
+    steps = [
+        {"event": "step", "epoch": 0, "epochs": 1, "step": k, "steps": 2, "loss": 1.0,
+         "acc_fine": 0.5, "acc_coarse": 0.75, "lr": 1e-3, "seconds": 30.0, "val": {}}
+        for k in (1, 2)
+    ]  # fmt: skip
+    val = {"n": 8, "fine_top1": 0.5, "fine_top3": 0.75, "coarse_top1": 1.0}
+    epoch = {"event": "epoch", "epoch": 1, "epochs": 1, "val": val, "improved": True}
+    log = io.StringIO()
+    show = TrainProgress(Counts(Console(file=log), every=0.0))
+    for ev in (start, *steps, epoch):
+        show(ev)
+    assert log.getvalue().splitlines() == [
+        "training 2.25 M parameters on cpu, 1 epochs of 2 steps, negatives from the walker",
+        "epoch 1/1 step 1/2 loss 1.000 acc fine 0.50 coarse 0.75 | lr 1.00e-03 | 0.5 min",
+        "epoch 1/1 step 2/2 loss 1.000 acc fine 0.50 coarse 0.75 | lr 1.00e-03 | 0.5 min",
+        "epoch 1/1: validation fine top-1 0.500, top-3 0.750, coarse top-1 1.000 on 8 lesions "
+        "(best so far, saved)",
+    ]
+    screen = io.StringIO()
+    show = TrainProgress(Counts(Console(file=screen, force_terminal=True, width=150)))
+    show(start)
+    show(steps[0])
+    assert show.counts.on_screen  # the bar of epoch 1
+    show(steps[1])
+    assert not show.counts.on_screen  # the epoch ended: its bar is gone
+    show(epoch)
+    show.cache("preparing training lesions", 3, 12)
+    assert show.counts.on_screen
+    show.close()
+    assert not show.counts.on_screen
+    text = screen.getvalue()
+    assert "training 2.25 M parameters" in text and "epoch 1/1: validation" in text
+    assert "\r" + "epoch 1/1 step" not in text

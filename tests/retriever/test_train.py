@@ -388,3 +388,39 @@ def test_a_few_training_steps_lower_the_loss_and_beat_chance(parts, tmp_path):
     truth = [r.locations[0] for r in recs]
     coarse_ok = sum(ont[p.curie].parent == ont[t].parent for p, t in zip(preds, truth, strict=True))
     assert coarse_ok >= len(recs) // 2, [p.location for p in preds]
+
+
+def test_a_tiny_run_gives_the_same_losses_and_events_for_the_same_seed(parts, tmp_path):
+    """Pins a tiny run (two epochs of two steps, validation, seed 7): the reported losses,
+    accuracies, learning rates and validation numbers, and the order of the events.  A
+    change to how training is organised must not change what it computes."""
+    ont, _, _, bank = parts
+    p = get_preset("cpu-small", **SMALL, epochs=2, seed=7, loader_workers=0)
+    events: list[dict] = []
+    r = train(
+        p, Stream(), ont, tmp_path / "pin.pt", val_source=Stream(), text_bank=bank,
+        device="cpu", progress=events.append,
+    )  # fmt: skip
+    assert [e["event"] for e in events] == ["start"] + ["step", "step", "epoch"] * 2
+    steps = [e for e in events if e["event"] == "step"]
+    approx = pytest.approx
+    assert [e["loss"] for e in steps] == approx([11.1902, 10.9252, 10.6815, 10.4025], rel=1e-3)
+    assert [e["lr"] for e in steps] == approx([2e-3, 1.51e-3, 5.3e-4, 4e-5], rel=1e-6)
+    assert [(e["acc_fine"], e["acc_coarse"]) for e in steps] == [
+        (0.0, 0.0), (1.0, 1.0), (0.25, 1.0), (0.25, 1.0)
+    ]  # fmt: skip
+    assert [e["scale"] for e in steps] == approx([14.2857, 14.2572, 14.2767, 14.2702], rel=1e-3)
+    assert [e["val"] for e in steps[:2]] == [{}, {}]
+    assert steps[2]["val"]["fine_top1"] == 0.375 and steps[2]["val"]["epoch"] == 1
+    epochs = [(e["epoch"], e["val"]["fine_top1"], e["improved"]) for e in events[3::3]]
+    assert epochs == [(1, 0.375, True), (2, 0.25, False)]
+    assert events[0] == {
+        "event": "start", "parameters": 2249121, "steps_per_epoch": 2, "epochs": 2,
+        "device": "cpu", "world_size": 1, "negatives": "walker",
+    }  # fmt: skip
+    assert (r.stopped, r.epochs, r.steps, r.parameters) == ("done", 2, 4, 2249121)
+    assert r.metrics == {"n": 8, "fine_top1": 0.375, "fine_top3": 1.0, "coarse_top1": 1.0}
+    assert [h["epoch"] for h in r.history] == [1, 2]
+    ck = read_checkpoint(tmp_path / "pin.pt")
+    assert ck["metrics"]["best"]["epoch"] == 1 and ck["training"]["steps"] == 2
+    assert read_checkpoint(r.last)["resume"]["state"]["step"] == 4
