@@ -83,3 +83,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def one_torch_thread():
+    """One intra-op torch thread from the first test that asks until the session ends: the
+    tensors of the tests are tiny, and on a shared machine a second thread spinning for a
+    busy core makes them several times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -46,17 +46,6 @@ def write_study(case: Path, out: Path) -> tuple:
     return pet, ct, held_pet, held_ct
 
 
-@pytest.fixture
-def one_torch_thread():
-    """torch on one thread for the test (two tests' models would fight over 2 cores)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     return fixtures.tiny_model(tmp_path_factory)

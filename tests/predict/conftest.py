@@ -10,13 +10,8 @@ from . import fixtures
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs with one torch thread (see the root conftest)."""
 
 
 @pytest.fixture(scope="session")

@@ -32,15 +32,8 @@ def default_id_encoder() -> FakeEncoder:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread in these tests: the tensors are tiny, and on a shared machine a
-    second thread spinning for a busy core makes them several times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs with one torch thread (see the root conftest)."""
 
 
 @pytest.fixture(scope="session")
