@@ -24,6 +24,7 @@ from .common import (
     OntologyOpt,
     PrecisionOpt,
     TopKOpt,
+    check_writable,
     load,
     load_localizer,
     print_json,
@@ -45,16 +46,6 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def _check_writable(path: Path, what: str) -> None:
-    from anatloc.ontology.errors import DataError, UsageError
-
-    if path.is_dir():
-        raise UsageError(f"{what} {path} is a folder; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise DataError(f"cannot write {path}: folder {parent} does not exist")
 
 
 def _cases(ctx, ont, pet, ct, lesions, boxes, table, case_id, dicom):
@@ -160,7 +151,7 @@ def _mip_targets(mip: Path, case_ids: list[str], many: bool) -> list[Path]:
             seen.add(unique)
             out.append(mip / f"{unique}.png")
         return out
-    _check_writable(mip, "--mip")
+    check_writable(mip, "--mip")
     return [mip]
 
 
@@ -367,11 +358,11 @@ def _check_outputs(out: Path | None, sr: Path | None, many: bool) -> None:
     from anatloc.ontology.errors import UsageError
 
     if out is not None:
-        _check_writable(out, "--out")
+        check_writable(out, "--out")
     if sr is not None:
         if many:
             raise UsageError("--sr writes the report of one case; give --pet, not --table")
-        _check_writable(sr, "--sr")
+        check_writable(sr, "--sr")
 
 
 def _write_pictures(pngs: dict[Path, bytes]) -> None:
