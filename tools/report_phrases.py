@@ -18,38 +18,27 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # annotation_tool, run as a script or loaded by path
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(ROOT))
-    from anatloc.ontology import load_ontology
-    from anatloc.ontology.io import save_ontology, shipped_path
+    from annotation_tool import run
+
     from anatloc.ontology.phrases import generate, problems
 
-    cmd = argv[0] if argv else ""
-    ont = load_ontology(shipped_path())
-    if cmd == "propose":
+    def show(ont, rest: list[str]) -> int:
         sys.stdout.write("curie\tlevel\tlabel\tphrase\n")
         for t in ont:
             sys.stdout.write(f"{t.curie}\t{t.level}\t{t.label}\t{generate(t.label)}\n")
         return 0
-    if cmd == "apply":
-        before = ont.content_hash()
-        n = 0
-        for t in list(ont):
-            if not t.report_phrase:
-                ont.update(t.curie, report_phrase=generate(t.label))
-                n += 1
-        assert ont.content_hash() == before, "report phrases changed the content hash"
-        save_ontology(ont, shipped_path(), allow_shipped=True)
-        print(f"wrote {n} report phrases into {shipped_path()}")
-        return 0
-    if cmd == "check":
-        bad = problems(ont)
-        print("\n".join(bad) if bad else "ok", file=sys.stderr if bad else sys.stdout)
-        return 1 if bad else 0
-    print(__doc__, file=sys.stderr)
-    return 2
+
+    def apply(ont) -> tuple[int, list[str]]:
+        todo = [t for t in ont if not t.report_phrase]
+        for t in todo:  # a phrase already in the file (maybe edited by hand) stays
+            ont.update(t.curie, report_phrase=generate(t.label))
+        return len(todo), []
+
+    return run(argv, __doc__, what="report phrases", apply=apply, check=problems, propose=show)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # annotation_tool, run as a script or loaded by path
 TABLE = ROOT / "tools" / "curation" / "report_synonyms.tsv"
 COLUMNS = ("level", "label", "report_synonym", "note")
 
@@ -75,31 +76,23 @@ def problems(ont, rows: list[dict[str, str]]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(ROOT))
-    from anatloc.ontology import load_ontology
-    from anatloc.ontology.io import save_ontology, shipped_path
+    from annotation_tool import run
 
-    cmd = argv[0] if argv else ""
-    ont = load_ontology(shipped_path())
-    if cmd == "apply":
+    def apply(ont) -> tuple[int, list[str]]:
         rows = read_table()
         want, bad = wanted(ont, rows)
-        if bad:
-            print("\n".join(bad), file=sys.stderr)
-            return 1
-        before = ont.content_hash()
-        for curie, syns in want.items():
-            ont.update(curie, report_synonyms=tuple(sorted(syns)))
-        assert ont.content_hash() == before, "report synonyms changed the content hash"
-        save_ontology(ont, shipped_path(), allow_shipped=True)
-        print(f"wrote {len(rows)} report synonyms into {shipped_path()}")
-        return 0
-    if cmd == "check":
-        bad = problems(ont, read_table())
-        print("\n".join(bad) if bad else "ok", file=sys.stderr if bad else sys.stdout)
-        return 1 if bad else 0
-    print(__doc__, file=sys.stderr)
-    return 2
+        if not bad:
+            for curie, syns in want.items():
+                ont.update(curie, report_synonyms=tuple(sorted(syns)))
+        return len(rows), bad
+
+    return run(
+        argv,
+        __doc__,
+        what="report synonyms",
+        apply=apply,
+        check=lambda o: problems(o, read_table()),
+    )
 
 
 if __name__ == "__main__":

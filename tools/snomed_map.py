@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # annotation_tool, run as a script or loaded by path
 TABLE = ROOT / "tools" / "curation" / "snomed.tsv"
 COLUMNS = ("curie", "level", "label", "match", "code", "meaning", "cids", "basis", "note")
 _ROMAN = ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII"]
@@ -156,41 +157,33 @@ def problems(ont, rows: list[dict[str, str]]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(ROOT))
-    from anatloc.ontology import load_ontology
-    from anatloc.ontology.io import save_ontology, shipped_path
+    from annotation_tool import run
 
-    cmd = argv[0] if argv else ""
-    ont = load_ontology(shipped_path())
-    if cmd == "propose":
+    def show(ont, rest: list[str]) -> int:
         text = write_table(propose(ont))
-        if len(argv) > 1:
-            Path(argv[1]).write_text(text, encoding="utf-8")
+        if rest:
+            Path(rest[0]).write_text(text, encoding="utf-8")
         else:
             sys.stdout.write(text)
         return 0
-    if cmd == "apply":
+
+    def apply(ont) -> tuple[int, list[str]]:
         rows = read_table()
-        before = ont.content_hash()
         codes: dict[str, list[tuple[str, str]]] = {t.curie: [] for t in ont}
         for r in rows:
             codes[r["curie"]].append((r["match"], "SCTID:" + r["code"]))
         for curie, cm in codes.items():
             ont.update(curie, code_matches=tuple(cm))
-        bad = problems(ont, rows)
-        if bad:
-            print("\n".join(bad), file=sys.stderr)
-            return 1
-        assert ont.content_hash() == before, "code matches changed the content hash"
-        save_ontology(ont, shipped_path(), allow_shipped=True)
-        print(f"wrote {len(rows)} code matches into {shipped_path()}")
-        return 0
-    if cmd == "check":
-        bad = problems(ont, read_table())
-        print("\n".join(bad) if bad else "ok", file=sys.stderr if bad else sys.stdout)
-        return 1 if bad else 0
-    print(__doc__, file=sys.stderr)
-    return 2
+        return len(rows), problems(ont, rows)
+
+    return run(
+        argv,
+        __doc__,
+        what="code matches",
+        apply=apply,
+        check=lambda o: problems(o, read_table()),
+        propose=show,
+    )
 
 
 if __name__ == "__main__":
