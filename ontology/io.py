@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import rdf
 from .errors import DataError, OntologyParseError, ReadOnlyOntologyError, UnknownFormatError
-from .fileio import atomic_write
+from .fileio import atomic_write, cache_dir
 from .model import Ontology
 
 FORMATS = ("ttl", "owl", "jsonld", "nt", "tsv")
@@ -113,12 +113,10 @@ PARSE_CACHE_VERSION = 2
 
 
 def _parse_cache_path(data: bytes, fmt: str) -> Path | None:
-    base = os.environ.get("ANATLOC_CACHE_DIR")
-    root = Path(base).expanduser() if base else Path.home() / ".cache" / "anatloc"
     if os.environ.get("ANATLOC_NO_PARSE_CACHE"):
         return None
     digest = hashlib.sha256(data).hexdigest()[:32]
-    return root / "ontology" / f"{digest}-{fmt}-v{PARSE_CACHE_VERSION}.pkl"
+    return cache_dir() / "ontology" / f"{digest}-{fmt}-v{PARSE_CACHE_VERSION}.pkl"
 
 
 def _parse(data: bytes, fmt: str, source: str) -> Ontology:
