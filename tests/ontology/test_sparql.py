@@ -93,6 +93,35 @@ def test_ask_and_construct(shipped):
     assert r.kind == "graph" and len(r.triples) == 1
 
 
+INJECTION = 'S7" ) ) } UNION { ?term ?p ?label . BIND(?label AS ?matched) } #'
+
+
+@pytest.mark.parametrize("store", ["oxigraph", "memory"])
+def test_a_text_parameter_cannot_inject_sparql(shipped, store):
+    # the value stays one string literal: it matches no label, it does not widen the query
+    assert run_named(shipped, "term-by-label", {"label": INJECTION}, store).rows == []
+    quoted = 'a"b\\c\n$label'
+    q = sp.prepare("SELECT ?v WHERE { BIND($v AS ?v) }", {"v": quoted})
+    assert sp.run_local(shipped, q, store=store)[0].rows == [{"v": quoted}]
+
+
+def test_an_iri_parameter_cannot_inject_sparql(shipped):
+    with pytest.raises(UsageError, match="is not an IRI"):
+        sp.prepare("SELECT * WHERE { $t ?p ?o }", {"t": "<http://x/> } UNION { ?t ?p <x>"})
+    q = sp.prepare("SELECT ?o WHERE { $t rdfs:label ?o }", {"t": "<https://w3id.org/anatloc/x>"})
+    assert sp.run_local(shipped, q)[0].rows == []
+
+
+def test_local_stores_get_the_prefixes_through_their_api(shipped):
+    q = sp.prepare('ASK { ?t rdfs:label "Liver S7" }')
+    assert q.body == 'ASK { ?t rdfs:label "Liver S7" }' and "rdfs" in q.prefixes
+    assert str(q).startswith("PREFIX ")  # what a remote endpoint is sent
+    own = sp.prepare('PREFIX rdfs: <http://example.org/> ASK { ?t rdfs:label "Liver S7" }')
+    assert "rdfs" not in own.prefixes
+    for store in sp.STORES:
+        assert sp.run_local(shipped, own, store=store)[0].boolean is False
+
+
 @pytest.mark.parametrize("store", ["oxigraph", "memory"])
 def test_syntax_error_is_one_line(shipped, store):
     with pytest.raises(UsageError) as e:
@@ -192,6 +221,15 @@ def test_endpoint_gives_the_same_answers_as_local(oxigraph_server, shipped, name
     remote = sp.run_endpoint(oxigraph_server, q, timeout=10)
     local = sp.run_local(shipped, q)[0]
     assert remote.vars == local.vars and remote.rows == local.rows
+
+
+def test_endpoint_parameters_cannot_inject_sparql(oxigraph_server, shipped):
+    text, named = sp.resolve_query("term-by-label")
+    q = sp.prepare(text, {"label": INJECTION}, named=named, ont=shipped)
+    assert sp.run_endpoint(oxigraph_server, q, timeout=10).rows == []
+    quoted = 'a"b\\c\n\\u0022'
+    q = sp.prepare("SELECT ?v WHERE { BIND($v AS ?v) }", {"v": quoted})
+    assert sp.run_endpoint(oxigraph_server, q, timeout=10).rows == [{"v": quoted}]
 
 
 def test_endpoint_refuses_update_without_permission(oxigraph_server):
