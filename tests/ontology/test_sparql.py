@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -181,9 +183,25 @@ def test_slow_endpoint_times_out():
         assert time.monotonic() - t0 < 5
 
 
+def oxigraph_executable() -> str | None:
+    """The ``oxigraph`` server of this Python's environment (``pip install oxigraph`` puts it
+    beside the interpreter, also when the environment is not activated), else one on PATH."""
+    beside = Path(sys.executable).with_name("oxigraph")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("oxigraph")
+
+
+def test_the_oxigraph_server_is_found_beside_the_interpreter(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # a venv used without activating it
+    if not Path(sys.executable).with_name("oxigraph").exists():
+        pytest.skip("no oxigraph server in this environment")
+    assert oxigraph_executable() == str(Path(sys.executable).with_name("oxigraph"))
+
+
 @pytest.fixture(scope="module")
 def oxigraph_server(tmp_path_factory, shipped):
-    exe = shutil.which("oxigraph")
+    exe = oxigraph_executable()
     if exe is None:
         pytest.skip("the oxigraph server (pip install oxigraph) is not installed")
     folder: Path = tmp_path_factory.mktemp("oxi")
