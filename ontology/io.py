@@ -7,10 +7,13 @@ content:
 format     suffixes                     notes
 =========  ===========================  ==========================================
 ``ttl``    ``.ttl``                     OWL 2 in Turtle; the source-of-truth format
-``owl``    ``.owl``, ``.rdf``, ``.xml``  RDF/XML: opens in Protégé, owlready2 loads it
+``owl``    ``.owl``, ``.rdf``, ``.xml``  RDF/XML written as OWLAPI does (typed elements):
+                                        Protégé, owlready2, pronto, OAK load it
 ``jsonld`` ``.jsonld``, ``.json``       JSON-LD
 ``nt``     ``.nt``                      N-Triples (sorted)
 ``tsv``    ``.tsv``                     one row per term (see :mod:`.tsv`)
+``obo``    ``.obo``                     OBO 1.4 for OBO tools; written, not read
+                                        (see :mod:`.obo`)
 =========  ===========================  ==========================================
 """
 
@@ -25,10 +28,10 @@ from pathlib import Path
 
 from . import rdf
 from .errors import DataError, OntologyParseError, ReadOnlyOntologyError, UnknownFormatError
-from .fileio import atomic_write
+from .fileio import atomic_write, cache_dir
 from .model import Ontology
 
-FORMATS = ("ttl", "owl", "jsonld", "nt", "tsv")
+FORMATS = ("ttl", "owl", "jsonld", "nt", "tsv", "obo")
 _SUFFIX = {
     ".ttl": "ttl",
     ".owl": "owl",
@@ -38,6 +41,7 @@ _SUFFIX = {
     ".json": "jsonld",
     ".nt": "nt",
     ".tsv": "tsv",
+    ".obo": "obo",
 }
 ENV_VAR = "ANATLOC_ONTOLOGY"
 
@@ -113,15 +117,18 @@ PARSE_CACHE_VERSION = 2
 
 
 def _parse_cache_path(data: bytes, fmt: str) -> Path | None:
-    base = os.environ.get("ANATLOC_CACHE_DIR")
-    root = Path(base).expanduser() if base else Path.home() / ".cache" / "anatloc"
     if os.environ.get("ANATLOC_NO_PARSE_CACHE"):
         return None
     digest = hashlib.sha256(data).hexdigest()[:32]
-    return root / "ontology" / f"{digest}-{fmt}-v{PARSE_CACHE_VERSION}.pkl"
+    return cache_dir() / "ontology" / f"{digest}-{fmt}-v{PARSE_CACHE_VERSION}.pkl"
 
 
 def _parse(data: bytes, fmt: str, source: str) -> Ontology:
+    if fmt == "obo":
+        raise UnknownFormatError(
+            f"{source}: OBO is an export format of anatloc, not one it reads; "
+            "load the Turtle (or RDF/XML, JSON-LD, N-Triples, TSV) it was exported from"
+        )
     if fmt == "tsv":
         from .tsv import read_tsv
 
@@ -168,24 +175,24 @@ def serialize(ont: Ontology, format: str) -> bytes:
         from .tsv import write_tsv
 
         return write_tsv(ont).encode("utf-8")
+    if fmt == "obo":
+        from .obo import to_obo
+
+        return to_obo(ont).encode("utf-8")
     triples = rdf.to_triples(ont)
     if fmt == "ttl":
         return rdf.to_turtle(triples).encode("utf-8")
     if fmt == "nt":
         return rdf.to_ntriples(triples).encode("utf-8")
+    if fmt == "owl":
+        try:
+            return rdf.to_rdfxml(triples).encode("utf-8")
+        except ValueError as exc:
+            raise DataError(f"cannot write RDF/XML: {exc}") from None
     import pyoxigraph as ox
 
     parsed = list(ox.parse(rdf.to_ntriples(triples).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
-    if fmt == "owl":
-        from . import vocab
-
-        return ox.serialize(parsed, format=ox.RdfFormat.RDF_XML, prefixes=_xml_prefixes(vocab))
     return ox.serialize(parsed, format=ox.RdfFormat.JSON_LD)
-
-
-def _xml_prefixes(vocab) -> dict[str, str]:
-    # RDF/XML needs prefixes that end at a name boundary: skip ANATLOC_/IAO_ style ones
-    return {p: ns for p, ns in vocab.PREFIXES.items() if ns.endswith(("#", "/"))}
 
 
 def save_ontology(

@@ -2,9 +2,22 @@
 
 * The query is a string, a ``.rq`` file, or the name of a shipped query
   (``children-of`` ...; :func:`named_queries` lists them with their parameters).
-* The prefixes of :data:`anatloc.ontology.vocab.PREFIXES` are predefined.
-* Parameters: ``$name`` in the query text is replaced by the value given for ``name``,
-  written as an IRI when the value is a CURIE or ``<IRI>``, else as a string literal.
+* The prefixes of :data:`anatloc.ontology.vocab.PREFIXES` are predefined.  The local stores
+  get them through their own APIs (pyoxigraph's ``prefixes=``, rdflib's ``initNs``), so the
+  query they parse is the user's text and a syntax error's line is the user's line; a remote
+  endpoint gets them as a ``PREFIX`` prologue (the protocol has no other way).
+* Parameters: ``$name`` in the query text is replaced by the value given for ``name``, as an
+  RDF term made by pyoxigraph — a ``NamedNode`` when the value is a CURIE or ``<IRI>``
+  (pyoxigraph refuses an IRI with a space, ``>``, ``"`` …, so a value cannot close the IRI
+  and add SPARQL), else a ``Literal`` — and written as pyoxigraph serializes that term
+  (quotes, backslashes and line breaks escaped), never pasted as raw text.
+
+  Decision: the term is written into the text rather than bound with pyoxigraph's
+  ``substitutions=`` or rdflib's ``initBindings``, because both bind a *variable*, and
+  ``$name`` is not a placeholder in SPARQL but another spelling of ``?name``:
+  ``term-by-label`` takes ``$label`` and returns ``?label``, and binding the variable would
+  bind both.  Oxigraph (0.5) also refuses ``substitutions`` for a variable that is not in the
+  SELECT projection (SEP-0007), which is the case of every shipped query's parameters.
 * Read-only by default: an update (INSERT, DELETE, LOAD, CLEAR ...) is refused unless
   ``allow_update`` is set; an allowed update on a local store is written back to the
   ontology file (atomically, only if the result is still a valid ontology).
@@ -116,14 +129,53 @@ def is_update(text: str) -> bool:
     return bool(_UPDATE_RE.match(body))
 
 
-def _node_for_param(value: str) -> str:
+def _iri_term(iri: str, where: str) -> str:
+    import pyoxigraph as ox
+
+    try:
+        return str(ox.NamedNode(iri))
+    except ValueError as exc:
+        raise UsageError(f"{where}: {iri!r} is not an IRI ({exc})") from None
+
+
+def _literal_term(value: str) -> str:
+    import pyoxigraph as ox
+
+    return str(ox.Literal(value))
+
+
+def _node_for_param(value: str, where: str = "--param") -> str:
     v = value.strip()
     if v.startswith("<") and v.endswith(">"):
-        return v
+        return _iri_term(v[1:-1], where)
     prefix, sep, local = v.partition(":")
     if sep and prefix in vocab.PREFIXES and re.fullmatch(r"[\w\-.]+", local):
-        return f"<{vocab.expand(v)}>"
-    return json.dumps(v, ensure_ascii=False)
+        return _iri_term(vocab.expand(v), where)
+    return _literal_term(v)
+
+
+class Prepared(str):
+    """A query ready to run: as a string, the full text (predefined prefixes first) that a
+    remote endpoint gets; ``body`` is the user's text with its parameters written in, and
+    ``prefixes`` the predefined prefixes it does not declare, which the local stores take
+    through their APIs."""
+
+    body: str
+    prefixes: dict[str, str]
+
+    def __new__(cls, body: str, prefixes: dict[str, str]) -> Prepared:
+        prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items())
+        self = super().__new__(cls, prologue + (_PROLOGUE_END if prologue else "") + body)
+        self.body = body
+        self.prefixes = dict(prefixes)
+        return self
+
+
+def _parts(query: str) -> tuple[str, dict[str, str]]:
+    """(the text a local store parses, the prefixes to give it) for a query."""
+    if isinstance(query, Prepared):
+        return query.body, query.prefixes
+    return query, {}
 
 
 def prepare(
@@ -132,8 +184,8 @@ def prepare(
     *,
     named: NamedQuery | None = None,
     ont: Ontology | None = None,
-) -> str:
-    """Substitute ``$params`` and prepend the predefined prefixes that the query lacks.
+) -> Prepared:
+    """Write in the ``$params`` and add the predefined prefixes that the query lacks.
 
     For a named query, a parameter of kind ``term`` is resolved through ``ont.get`` (labels,
     synonyms or CURIEs, with suggestions for a typo) and becomes the term's IRI; a ``text``
@@ -154,11 +206,11 @@ def prepare(
         if kind == "term":
             if ont is None:
                 raise UsageError(f"parameter {name} names a term but no ontology is loaded")
-            nodes[name] = f"<{ont.get(value, where=f'--param {name}').iri}>"
+            nodes[name] = _iri_term(ont.get(value, where=f"--param {name}").iri, "--param")
         elif kind == "text":
-            nodes[name] = json.dumps(value, ensure_ascii=False)
+            nodes[name] = _literal_term(value)
         else:
-            nodes[name] = _node_for_param(value)
+            nodes[name] = _node_for_param(value, f"--param {name}")
     if named is not None:
         missing = [p for p in named.params if p not in params]
         if missing:
@@ -167,10 +219,7 @@ def prepare(
             )
     body = _PARAM_RE.sub(lambda m: nodes.get(m.group(1), m.group(0)), text)
     declared = {m.lower() for m in re.findall(r"PREFIX\s+([^\s:]*):", body, re.IGNORECASE)}
-    prologue = "".join(
-        f"PREFIX {p}: <{ns}>\n" for p, ns in vocab.PREFIXES.items() if p.lower() not in declared
-    )
-    return prologue + (_PROLOGUE_END if prologue else "") + body
+    return Prepared(body, {p: ns for p, ns in vocab.PREFIXES.items() if p.lower() not in declared})
 
 
 #: the last line of the prefixes :func:`prepare` puts before a query: a syntax error's line
@@ -232,11 +281,12 @@ def _syntax_error(exc: BaseException, query: str) -> UsageError:
     return UsageError(f"SPARQL syntax error: {msg}")
 
 
-def _query_rdflib(g, text: str) -> Result:
+def _query_rdflib(g, query: str) -> Result:
     import rdflib
 
+    text, prefixes = _parts(query)
     try:
-        res = g.query(text)
+        res = g.query(text, initNs=prefixes)
     except Exception as exc:  # rdflib raises pyparsing errors and others
         raise _syntax_error(exc, text) from None
     if res.type == "ASK":
@@ -258,11 +308,12 @@ def _query_rdflib(g, text: str) -> Result:
     return Result("select", vars=vars_, rows=rows)
 
 
-def _query_oxigraph(store, text: str) -> Result:
+def _query_oxigraph(store, query: str) -> Result:
     import pyoxigraph as ox
 
+    text, prefixes = _parts(query)
     try:
-        res = store.query(text)
+        res = store.query(text, prefixes=prefixes)
     except SyntaxError as exc:
         raise _syntax_error(exc, text) from None
     except (ValueError, OSError) as exc:
@@ -319,19 +370,21 @@ def run_local(
         g = _rdflib_graph(ont)
         if not update:
             return _query_rdflib(g, text), None
+        body, prefixes = _parts(text)
         try:
-            g.update(text)
+            g.update(body, initNs=prefixes)
         except Exception as exc:
-            raise _syntax_error(exc, text) from None
+            raise _syntax_error(exc, body) from None
         new = _ontology_from_rdflib(g, "SPARQL update")
     else:
         st = _oxigraph_store(ont)
         if not update:
             return _query_oxigraph(st, text), None
+        body, prefixes = _parts(text)
         try:
-            st.update(text)
+            st.update(body, prefixes=prefixes)
         except SyntaxError as exc:
-            raise _syntax_error(exc, text) from None
+            raise _syntax_error(exc, body) from None
         new = _ontology_from_oxigraph(st, "SPARQL update")
     diff = len(ont) - len(new)
     msg = f"update applied: {len(new)} terms ({-diff:+d})"

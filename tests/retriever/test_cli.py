@@ -103,12 +103,18 @@ def test_train_usage_and_data_errors(synth_table, tmp_path, fake_text_cache):
         assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.pt").exists()
 
 
-def test_evaluate_errors(synth_table, tmp_path, tiny_model):
-    r = run("evaluate", "--data", synth_table)
-    if not Path(__file__).parents[2].joinpath("retriever/models/default.pt").exists():
-        assert r.exit_code == 3 and "no default model is shipped yet" in r.stderr
+def test_evaluate_errors(synth_table, tmp_path, tiny_model, monkeypatch):
+    from anatloc.retriever import predict
+
     junk = tmp_path / "junk.pt"
     junk.write_text("x")
+    with monkeypatch.context() as m:  # without --model, evaluate takes the shipped model ...
+        m.setattr(predict, "shipped_model_path", lambda: tmp_path / "absent.pt")
+        r = run("evaluate", "--data", synth_table)
+        assert r.exit_code == 3 and "no default model is shipped yet" in r.stderr
+        m.setattr(predict, "shipped_model_path", lambda: junk)  # ... whichever that is
+        r = run("evaluate", "--data", synth_table)
+        assert r.exit_code == 3 and "not an anatloc checkpoint" in r.stderr
     r = run("evaluate", "--model", junk, "--data", synth_table)
     assert r.exit_code == 3 and "not an anatloc checkpoint" in r.stderr
     edited = tmp_path / "my.ttl"

@@ -61,16 +61,20 @@ def test_cache_key_changes_with_ontology_model_and_mode(shipped, tmp_path):
     assert len(list(tmp_path.glob("textbank-*.npz"))) == 4
 
 
-def test_damaged_cache_is_rebuilt_and_no_cache_writes_nothing(shipped, tmp_path):
+def test_damaged_cache_is_rebuilt_and_no_cache_writes_nothing(shipped, tmp_path, monkeypatch):
     enc = FakeEncoder()
     a = TextBank.build(shipped, enc, cache=tmp_path)
     (tmp_path / f"textbank-{a.key}.npz").write_bytes(b"garbage")
     b = TextBank.build(shipped, enc, cache=tmp_path)
     assert not b.from_cache and enc.calls == 4
     assert TextBank.build(shipped, enc, cache=tmp_path).from_cache
-    other = tmp_path / "none"
-    TextBank.build(shipped, enc, cache=False)
-    assert not other.exists()
+    default = tmp_path / "default"  # where the bank would go with cache=None
+    monkeypatch.setenv("ANATLOC_CACHE_DIR", str(default))
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    c = TextBank.build(shipped, enc, cache=False)
+    assert not c.from_cache and enc.calls == 6  # embedded anew, not read from any cache
+    assert sorted(tmp_path.rglob("*")) == before and not default.exists()
 
 
 def test_default_cache_folder_from_the_environment(shipped, tmp_path, monkeypatch):
