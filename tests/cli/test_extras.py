@@ -20,7 +20,15 @@ runner = CliRunner()
 
 
 def _without(monkeypatch, *modules: str) -> None:
-    """Make ``modules`` unimportable and forget anatloc's modules that hold them."""
+    """Make ``modules`` unimportable and forget anatloc's modules that hold them.  The
+    ``anatloc`` package's attributes for them are restored afterwards too: a re-import binds
+    them to new, partial modules, and later tests that reach a module through its parent
+    (``monkeypatch.setattr("anatloc.retriever.checkpoint.…")``) would find those."""
+    import anatloc
+
+    for sub in ("retriever", "phantom"):
+        if hasattr(anatloc, sub):
+            monkeypatch.setattr(anatloc, sub, getattr(anatloc, sub))
     for name in list(sys.modules):
         top = name.partition(".")[0]
         if top in modules or name.startswith(("anatloc.retriever", "anatloc.phantom")):

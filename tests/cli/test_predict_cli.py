@@ -189,9 +189,9 @@ def test_errors(case, model, tmp_path, args, code, message):
 
 
 def test_no_shipped_model(case, tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        "anatloc.retriever.checkpoint.shipped_model_path", lambda: tmp_path / "default.pt"
-    )
+    from anatloc.retriever import checkpoint  # imported here: the string form needs it loaded
+
+    monkeypatch.setattr(checkpoint, "shipped_model_path", lambda: tmp_path / "default.pt")
     r = run("predict", "--pet", case / "pet.nii.gz", "--lesions", case / "lesions.nii.gz",
             "--out", tmp_path / "p.csv")  # fmt: skip
     assert r.exit_code == 3
