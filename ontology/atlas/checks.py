@@ -300,6 +300,17 @@ def check_organ_rules(atlas: Atlas, meta: Mapping, data: CheckData | None = None
     return rows
 
 
+def _body_frame(atlas: Atlas, meta: Mapping, data: CheckData | None):
+    """What the two body checks share: the check data, the skin aux (frame
+    ``checks.skin_aux``), the key and label index of 'Outside the body' (frame
+    ``checks.outside``; -1 when absent) and the label volume as int32."""
+    data = _data(atlas, data)
+    cfg = atlas.frame.get("checks") or {}
+    ko = _by_label(atlas, meta).get(cfg.get("outside", "Outside the body"))
+    io = atlas.index.get(ko, -1) if ko else -1
+    return data, cfg.get("skin_aux", "body"), ko, io, data.lab.astype(np.int32)
+
+
 def check_outside_body(atlas: Atlas, meta: Mapping, data: CheckData | None = None) -> list[tuple]:
     """'Outside the body' (frame ``checks.outside``) must lie outside the skin (the frame aux
     ``checks.skin_aux``): any of its voxels inside is an ERROR.  Every other location must lie
@@ -309,13 +320,7 @@ def check_outside_body(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     from nibabel.affines import apply_affine
     from scipy import ndimage
 
-    data = _data(atlas, data)
-    cfg = atlas.frame.get("checks") or {}
-    skin = cfg.get("skin_aux", "body")
-    by_label = _by_label(atlas, meta)
-    ko = by_label.get(cfg.get("outside", "Outside the body"))
-    io = atlas.index.get(ko, -1) if ko else -1
-    lab = data.lab.astype(np.int32)
+    data, skin, ko, io, lab = _body_frame(atlas, meta, data)
     air = (lab == 0) | (lab == io)
     near = ndimage.binary_dilation(air, iterations=3) & ~air
     rows = []
@@ -373,13 +378,7 @@ def check_body_closure(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
     from nibabel.affines import apply_affine
     from scipy import ndimage
 
-    data = _data(atlas, data)
-    cfg = atlas.frame.get("checks") or {}
-    skin = cfg.get("skin_aux", "body")
-    by_label = _by_label(atlas, meta)
-    ko = by_label.get(cfg.get("outside", "Outside the body"))
-    io = atlas.index.get(ko, -1) if ko else -1
-    lab = data.lab.astype(np.int32)
+    data, skin, _, io, lab = _body_frame(atlas, meta, data)
     body = (lab > 0) & (lab != io)
     bg = lab == 0
     rows = []
@@ -425,7 +424,7 @@ def check_body_closure(atlas: Atlas, meta: Mapping, data: CheckData | None = Non
         holes = int(np.count_nonzero(atlas.aux_sdf(skin, pts, data.male) < 0))
     total = int(np.count_nonzero(body))
     frac = holes / max(total, 1)
-    lim = float(cfg.get("max_holes", 0.002))
+    lim = float((atlas.frame.get("checks") or {}).get("max_holes", 0.002))
     rows.append(
         (
             "",
