@@ -584,6 +584,44 @@ SHIFTS: dict[str, Shift] = {
             Variation(metal_prob=1.0),
             targets=NEAR_METAL,
         ),
+        # -- scenarios: several departures at once, drawn after the kinds of real scan that
+        # broke earlier models (docs/model-card.md); reported beside the single shifts
+        Shift(
+            "scenario-pet-only-neck-nodes",
+            "PET only, vertex to mid-thigh, a heavy body with arms down, and bulky hot neck "
+            "nodes (30-70 mm, SUVmax 10-30) with 4-10 more in the neck",
+            Variation(
+                girth=(1.5, 1.9),
+                height_mm=(1650.0, 1900.0),
+                p_arms_up=0.0,
+                diameter_mm=(30.0, 70.0),
+                suv_peak=(10.0, 30.0),
+                multifocal_prob=1.0,
+                multifocal_count=(4, 10),
+                multifocal_diameter_mm=(15.0, 50.0),
+                size_cap=8.0,
+            ),
+            targets=BASINS["neck"],
+            fov="vertex-thigh",
+            pet_only=True,
+        ),
+        Shift(
+            "scenario-abdomen-pelvis-ct",
+            "an abdomen-pelvis field of view (diaphragm to perineum) with a contrast CT of "
+            "3-5 mm slices, lesions of 10-50 mm",
+            Variation(contrast_prob=1.0, ct_slice_mm=(3.0, 5.0), diameter_mm=(10.0, 50.0)),
+            fov="abdomen-pelvis",
+        ),
+        Shift(
+            "scenario-thigh-sarcoma-edge",
+            "a 60-100 mm soft-tissue tumour of the thigh, often necrotic, within 2 cm of the "
+            "field's lower or upper edge",
+            Variation(
+                diameter_mm=(60.0, 100.0), suv_peak=(4.0, 20.0), p_necrotic=0.7, size_cap=8.0
+            ),
+            targets=r"(Left|Right) thigh muscle|Between (left|right) thigh muscles",
+            fov="edge",
+        ),
     )
 }
 

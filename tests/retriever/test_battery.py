@@ -81,6 +81,9 @@ def test_the_battery_script_runs_end_to_end_quick(tmp_path):
         assert set(m) >= KEYS and m["n"] == 8
         assert 0.0 <= m["coarse_top1"] <= 1.0 and len(m["worst_confusions"]) <= 3
     assert "real_dev" not in out  # the folder is absent: skipped, not an error
+    sm = out["summary"]
+    assert sm["single_shifts"] == 3
+    assert sm["coarse_top1_ge_0.90"] == sum(m["coarse_top1"] >= 0.9 for m in out["shifts"].values())
     assert sorted(p.suffix for p in (tmp_path / "sets").iterdir()).count(".npz") == 3
     # a second run reuses the rendered sets
     r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
