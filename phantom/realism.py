@@ -472,6 +472,16 @@ NEAR_METAL = (
     r"|Oropharynx|parotid|submandibular|facial|Nasopharynx|nasal).*"
 )
 
+#: bulky nodes of 40-80 mm, SUVmax 10-30, among 2-8 more nodes of the basin
+_BULKY = Variation(
+    diameter_mm=(40.0, 80.0),
+    suv_peak=(10.0, 30.0),
+    multifocal_prob=1.0,
+    multifocal_count=(2, 8),
+    multifocal_diameter_mm=(15.0, 50.0),
+    size_cap=8.0,
+)
+
 SHIFTS: dict[str, Shift] = {
     s.name: s
     for s in (
@@ -522,14 +532,7 @@ SHIFTS: dict[str, Shift] = {
         Shift(
             "disease-bulky-nodes",
             "bulky nodes of 40-80 mm, SUVmax 10-30, with other nodes of the basin",
-            Variation(
-                diameter_mm=(40.0, 80.0),
-                suv_peak=(10.0, 30.0),
-                multifocal_prob=1.0,
-                multifocal_count=(2, 8),
-                multifocal_diameter_mm=(15.0, 50.0),
-                size_cap=8.0,
-            ),
+            _BULKY,
             targets=_NODES,
         ),
         Shift(
@@ -590,16 +593,13 @@ SHIFTS: dict[str, Shift] = {
             "scenario-pet-only-neck-nodes",
             "PET only, vertex to mid-thigh, a heavy body with arms down, and bulky hot neck "
             "nodes (30-70 mm, SUVmax 10-30) with 4-10 more in the neck",
-            Variation(
+            dataclasses.replace(
+                _BULKY,
                 girth=(1.5, 1.9),
                 height_mm=(1650.0, 1900.0),
                 p_arms_up=0.0,
                 diameter_mm=(30.0, 70.0),
-                suv_peak=(10.0, 30.0),
-                multifocal_prob=1.0,
                 multifocal_count=(4, 10),
-                multifocal_diameter_mm=(15.0, 50.0),
-                size_cap=8.0,
             ),
             targets=BASINS["neck"],
             fov="vertex-thigh",
