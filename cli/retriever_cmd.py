@@ -293,8 +293,9 @@ def train(
 
 def _training_preset(preset: str, settings, text_model, resume, overrides: dict[str, Any]):
     """The preset to train with (``--preset``, ``--set``, ``--text-model``, the options;
-    on ``--resume`` the checkpoint's model and data settings) and the checkpoint to resume
-    from (``default``: the shipped model, wherever anatloc is installed)."""
+    on ``--resume`` the checkpoint's settings, with ``--set``, ``--text-model`` and the
+    options over them) and the checkpoint to resume from (``default``: the shipped model,
+    wherever anatloc is installed)."""
     from anatloc.retriever.checkpoint import read_checkpoint
     from anatloc.retriever.config import get_preset, parse_setting
     from anatloc.retriever.train import merged_preset
@@ -308,7 +309,9 @@ def _training_preset(preset: str, settings, text_model, resume, overrides: dict[
 
         resume = model_path(None)
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
-    return merged_preset(base, ck_preset, **overrides), resume
+    # what the user set explicitly wins over the checkpoint's settings too (a field that
+    # changes the network then fails to resume with a clear message)
+    return merged_preset(base, ck_preset, **{**fields, **overrides}), resume
 
 
 def _print_summary(result, preset_name: str, as_json: bool) -> None:

@@ -970,8 +970,8 @@ def split_records(records, fraction: float, seed: int = 0):
 def merged_preset(
     base: Preset, checkpoint_preset: dict[str, Any] | None, **train_overrides
 ) -> Preset:
-    """On resume the model and data sections come from the checkpoint; training settings
-    from the checkpoint with the given overrides."""
+    """On resume the checkpoint's settings with the given overrides (fields of any section,
+    e.g. ``fov_prob`` or ``epochs``); without one, ``base`` with them."""
     from .config import apply_overrides
 
     if checkpoint_preset is None:

@@ -293,6 +293,25 @@ def test_resume_default_starts_from_the_shipped_model_from_any_folder(
     assert r.exit_code == 3 and "no default model is shipped" in r.stderr
 
 
+def test_set_applies_over_a_resumed_checkpoint(
+    synth_table, tiny_model, fake_text_cache, tmp_path, monkeypatch
+):
+    """``--set`` on ``--resume`` changes the resumed run (it was once silently dropped: the
+    checkpoint's data and training settings replaced it); a field that would change the
+    network is refused, in one line."""
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--data", synth_table, "--resume", str(tiny_model), "--epochs", "1"]
+    args += ["--batch-size", "6", "--device", "cpu", "--json"]
+    r = run(*args, "--out", "m.pt", "--set", "fov_prob=0.3", "--set", "label_smoothing=0.05")
+    assert r.exit_code == 0, r.output
+    preset = read_checkpoint(tmp_path / "m.pt")["preset"]
+    assert preset["data"]["fov_prob"] == 0.3 and preset["train"]["label_smoothing"] == 0.05
+    assert preset["data"]["local"]["size"] == 16  # the rest is the checkpoint's
+    r = run(*args, "--out", "m2.pt", "--set", "embed_dim=24")
+    assert r.exit_code == 2 and "cannot resume" in r.stderr and "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_progress_says_why_the_text_bank_is_embedded():
     import io
 
