@@ -11,8 +11,8 @@ liver metastases, SUVmax 15–60, necrotic centres) and scanners (PET only; PET 
 4 and 5.5 mm at 4, 6 and 8 mm resolution; low counts; contrast CT; 5 mm CT slices; metal
 streaks), and ``reference`` (no departure); and three *scenarios* that combine departures
 the way the real scans that broke earlier models did (PET only with bulky neck nodes in a
-heavy body, a contrast abdomen-pelvis CT, a large thigh tumour at the field's edge).  Each is ``--n`` lesions of seed 7919, rendered
-once into ``--sets`` (default ``runs/realism``) and reused by later runs.
+heavy body, a contrast abdomen-pelvis CT, a large thigh tumour at the field's edge).  Each
+is ``--n`` lesions of seed 7919, rendered once into ``--sets`` (default ``runs/realism``) and reused by later runs.
 
 For each model and shift: n, fine top-1, fine top-3, coarse top-1 and the worst three
 confusions (coarse truth → coarse answer); ``summary``: how many of the single shifts
@@ -121,7 +121,9 @@ def run_model(path: str | None, names, args, log) -> dict:
 def summary(shifts: dict) -> dict:
     """The single shifts (not the scenarios) against the targets of coarse top-1 ≥ 0.90 and
     fine top-1 ≥ 0.75, and their mean top-1s."""
-    single = {k: v for k, v in shifts.items() if not k.startswith("scenario-")}
+    from anatloc.phantom.realism import SHIFTS
+
+    single = {k: v for k, v in shifts.items() if not SHIFTS[k].is_scenario}
     if not single:
         return {"single_shifts": 0}
     n = len(single)

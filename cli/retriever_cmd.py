@@ -303,14 +303,14 @@ def _training_preset(preset: str, settings, text_model, resume, overrides: dict[
     fields = dict(parse_setting(s) for s in settings or ())
     if text_model is not None:
         fields["text_model"] = str(text_model.resolve())
-    base = get_preset(preset, **fields)
+    base = get_preset(preset)
     if resume is not None and str(resume) == "default" and not resume.exists():
         from anatloc.retriever.predict import model_path
 
         resume = model_path(None)
     ck_preset = read_checkpoint(resume)["preset"] if resume is not None else None
-    # what the user set explicitly wins over the checkpoint's settings too (a field that
-    # changes the network then fails to resume with a clear message)
+    # what the user set wins over the preset's or the checkpoint's settings alike (a field
+    # that changes the network then fails to resume with a clear message)
     return merged_preset(base, ck_preset, **{**fields, **overrides}), resume
 
 

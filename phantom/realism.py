@@ -463,6 +463,11 @@ class Shift:
     #: metal implant site (``METAL_SITES``) in every case
     metal: str | None = None
 
+    @property
+    def is_scenario(self) -> bool:
+        """Several departures at once (reported beside the single shifts, not among them)."""
+        return self.name.startswith("scenario-")
+
 
 _NODES = "|".join(f"(?:{p})" for p in BASINS.values())
 #: locations within reach of an implant site (hip, teeth)

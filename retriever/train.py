@@ -967,14 +967,12 @@ def split_records(records, fraction: float, seed: int = 0):
     ]
 
 
-def merged_preset(
-    base: Preset, checkpoint_preset: dict[str, Any] | None, **train_overrides
-) -> Preset:
+def merged_preset(base: Preset, checkpoint_preset: dict[str, Any] | None, **overrides) -> Preset:
     """On resume the checkpoint's settings with the given overrides (fields of any section,
     e.g. ``fov_prob`` or ``epochs``); without one, ``base`` with them."""
     from .config import apply_overrides
 
     if checkpoint_preset is None:
-        return apply_overrides(base, **train_overrides)
+        return apply_overrides(base, **overrides)
     ck = Preset.from_dict(checkpoint_preset)
-    return apply_overrides(dataclasses.replace(ck, name=ck.name), **train_overrides)
+    return apply_overrides(dataclasses.replace(ck, name=ck.name), **overrides)
